@@ -1,0 +1,1 @@
+"""② The common space-time model: records, H3 cells, time bins, zones, named places."""

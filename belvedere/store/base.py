@@ -1,0 +1,179 @@
+"""The store's small interface and the value types that cross it.
+
+Everything above the store (models, the release gate) talks to a :class:`Store`; the embedded
+DuckDB implementation is :class:`belvedere.store.duckdb_store.DuckDBStore`, and a PostgreSQL one
+follows the same contract. Analytical queries are built once, with Ibis, in
+:mod:`belvedere.store.queries`, so they run unchanged on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+import pyarrow as pa
+
+RecordKind = Literal["incidents", "measurements", "planned_events"]
+Level = Literal["cell", "zone", "city"]
+Bin = Literal["hour", "day", "window"]
+
+
+@dataclass(frozen=True, slots=True)
+class SituationQuery:
+    """Counts and sums by place × time bin × source × category over a window.
+
+    Attributes:
+        start, end: the window, UTC, ``start`` included, ``end`` excluded.
+        sources: feeds to include (all when empty).
+        level: ``cell`` (H3 at ``resolution``), ``zone`` (arrondissement) or ``city``.
+        resolution: H3 resolution for ``level="cell"`` (0–9).
+        bin: ``hour`` or ``day`` (local time, Europe/Paris), or ``window`` (one bin).
+        zones: restrict to these zone ids (all when empty).
+    """
+
+    start: datetime
+    end: datetime
+    sources: tuple[str, ...] = ()
+    level: Level = "zone"
+    resolution: int = 9
+    bin: Bin = "hour"
+    zones: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, object]:
+        """A JSON-able description (what the audit log records)."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "sources": list(self.sources),
+            "level": self.level,
+            "resolution": self.resolution,
+            "bin": self.bin,
+            "zones": list(self.zones),
+        }
+
+
+SITUATION_COLUMNS = ("bin_start", "place", "source", "metric", "category", "value", "n")
+"""Columns of a situation table: local bin start, place key (cell hex / zone id / "city"),
+source, metric (``incidents`` for point events), category, summed value, record count."""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one ingest batch did: every read row is stored, a duplicate, or quarantined."""
+
+    batch_id: int
+    source: str
+    file: str | None
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    quarantine_rules: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One line of the access log, as stored."""
+
+    seq: int
+    ts: datetime
+    actor: str
+    role: str
+    purpose: str
+    action: str
+    what: str
+    rows_released: int
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A dashboard/API user: a name, a role, a password hash (never the password)."""
+
+    username: str
+    password_hash: str
+    role: str
+    created_at: datetime
+
+
+class Store(Protocol):
+    """What belvedere needs from persistence."""
+
+    def append_batch(
+        self,
+        *,
+        source: str,
+        file: str | None,
+        records: dict[RecordKind, pa.Table],
+        quarantine: pa.Table,
+        rows_read: int,
+    ) -> BatchResult:
+        """Store one batch atomically: records (skipping known ``(source, source_id)``),
+        quarantined rows and the batch log line — all or nothing."""
+        ...
+
+    def situation(self, query: SituationQuery) -> pa.Table:
+        """The situation table (:data:`SITUATION_COLUMNS`) for ``query``, unfiltered by privacy."""
+        ...
+
+    def count(self, kind: RecordKind, source: str | None = None) -> int:
+        """Number of stored records of a kind (optionally of one source)."""
+        ...
+
+    def data_period(self) -> tuple[datetime, datetime] | None:
+        """First and last UTC timestamps held, or ``None`` when empty."""
+        ...
+
+    def upsert_sites(self, sites: pa.Table) -> None:
+        """Insert or replace reference sites (cameras, stations, hospitals, venues)."""
+        ...
+
+    def batches(self) -> pa.Table:
+        """The ingest log."""
+        ...
+
+    def quarantined(self, source: str | None = None) -> pa.Table:
+        """The quarantine table."""
+        ...
+
+    def add_user(self, user: UserRow) -> None:
+        """Create a user (error if the name exists)."""
+        ...
+
+    def get_user(self, username: str) -> UserRow | None:
+        """A user by name."""
+        ...
+
+    def list_users(self) -> list[UserRow]:
+        """Every user."""
+        ...
+
+    def add_session(self, token_hash: str, username: str, expires_at: datetime) -> None:
+        """Record a login session by the hash of its token."""
+        ...
+
+    def session_user(self, token_hash: str, now: datetime) -> str | None:
+        """The user of a live session, or ``None``."""
+        ...
+
+    def delete_session(self, token_hash: str) -> None:
+        """Log a session out."""
+        ...
+
+    def append_audit(self, row: AuditRow) -> None:
+        """Append one access-log line (never update or delete)."""
+        ...
+
+    def last_audit(self) -> AuditRow | None:
+        """The newest access-log line."""
+        ...
+
+    def audit_rows(self, limit: int | None = None) -> list[AuditRow]:
+        """Access-log lines, oldest first (the newest ``limit`` when given)."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...

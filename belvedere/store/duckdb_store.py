@@ -1,0 +1,345 @@
+"""The embedded store: one DuckDB file, no server.
+
+One process may write a DuckDB file at a time; a second ``belvedere`` process that finds the file
+held (typically while ``belvedere serve`` runs) gets :class:`~belvedere.errors.StoreBusy` with a
+message saying what to do. Within a process, each call works on its own cursor, so the API's
+worker threads never share one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from belvedere.errors import StoreBusy, StoreError
+from belvedere.grid.cells import cell_to_str
+from belvedere.grid.records import Incident, Measurement, PlannedEvent, arrow_schema
+from belvedere.grid.timebins import local_wallclock
+from belvedere.store import queries
+from belvedere.store.base import (
+    AuditRow,
+    BatchResult,
+    RecordKind,
+    SituationQuery,
+    UserRow,
+)
+from belvedere.store.migrations import MIGRATIONS
+
+_RECORD_TYPES: dict[RecordKind, type] = {
+    "incidents": Incident,
+    "measurements": Measurement,
+    "planned_events": PlannedEvent,
+}
+# The local wall-clock column each kind derives at append time, from which UTC column.
+_LOCAL_COLUMNS: dict[RecordKind, tuple[str, str]] = {
+    "incidents": ("ts_local", "ts"),
+    "measurements": ("start_local", "start"),
+}
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string(), nullable=False),
+    ]
+)
+"""What a connector hands over for each rejected row (batch, source and file are added)."""
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'
+
+
+class DuckDBStore:
+    """The :class:`~belvedere.store.base.Store` on a DuckDB file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path = "belvedere.duckdb", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusy(
+                    f"the store {self.path} is held by another process (is `belvedere serve` "
+                    "running?). Stop it, or use the API, then try again."
+                ) from exc
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        if not read_only:
+            self.migrate()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; returns the versions applied."""
+        con = self._con.cursor()
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "description VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for version, description, sql in MIGRATIONS:
+            if version in done:
+                continue
+            con.begin()
+            try:
+                con.execute(sql)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [version, description, datetime.now(UTC)],
+                )
+                con.commit()
+            except duckdb.Error as exc:
+                con.rollback()
+                raise StoreError(f"migration {version} ({description}) failed: {exc}") from exc
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        """The newest applied migration."""
+        row = self._con.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def append_batch(
+        self,
+        *,
+        source: str,
+        file: str | None,
+        records: dict[RecordKind, pa.Table],
+        quarantine: pa.Table,
+        rows_read: int,
+    ) -> BatchResult:
+        """Store one batch in one transaction (see :meth:`Store.append_batch`)."""
+        con = self._con.cursor()
+        con.begin()
+        try:
+            row = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_batches")
+            batch_id = int(row.fetchone()[0])  # type: ignore[index]
+            result = BatchResult(batch_id=batch_id, source=source, file=file, rows_read=rows_read)
+            started = datetime.now(UTC)
+            for kind, table in records.items():
+                result.rows_stored += self._insert(con, kind, table, batch_id)
+            q = quarantine.cast(QUARANTINE_SCHEMA)
+            con.register("incoming_quarantine", q)
+            con.execute(
+                "INSERT INTO quarantine SELECT ?, ?, ?, line, rule, reason, raw "
+                "FROM incoming_quarantine",
+                [batch_id, source, file],
+            )
+            con.unregister("incoming_quarantine")
+            result.rows_quarantined = q.num_rows
+            for rule in q.column("rule").to_pylist():
+                result.quarantine_rules[rule] = result.quarantine_rules.get(rule, 0) + 1
+            result.rows_duplicate = rows_read - result.rows_stored - result.rows_quarantined
+            con.execute(
+                "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')",
+                [
+                    batch_id,
+                    source,
+                    file,
+                    started,
+                    datetime.now(UTC),
+                    rows_read,
+                    result.rows_stored,
+                    result.rows_duplicate,
+                    result.rows_quarantined,
+                ],
+            )
+            con.commit()
+        except Exception:
+            con.rollback()
+            raise
+        return result
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, kind: RecordKind, table: pa.Table,
+                batch_id: int) -> int:
+        if table.num_rows == 0:
+            return 0
+        schema = arrow_schema(_RECORD_TYPES[kind])
+        table = table.select(schema.names).cast(schema)
+        columns = list(schema.names)
+        if kind in _LOCAL_COLUMNS:
+            local_name, utc_name = _LOCAL_COLUMNS[kind]
+            table = table.append_column(local_name, local_wallclock(table.column(utc_name)))
+            columns.append(local_name)
+        con.register("incoming", table)
+        cols = ", ".join(_quote(c) for c in columns)
+        # Duplicates inside the batch keep their first occurrence; known keys are skipped.
+        stored = con.execute(
+            f"INSERT INTO {kind} ({cols}, batch_id) "
+            f"SELECT {cols}, ? FROM (SELECT *, row_number() OVER "
+            f"(PARTITION BY source, source_id) AS rn FROM incoming) WHERE rn = 1 "
+            f"ON CONFLICT DO NOTHING",
+            [batch_id],
+        ).fetchone()
+        con.unregister("incoming")
+        return int(stored[0]) if stored else 0
+
+    def upsert_sites(self, sites: pa.Table) -> None:
+        """Insert or replace reference sites."""
+        con = self._con.cursor()
+        con.register("incoming_sites", sites)
+        con.execute(
+            "INSERT OR REPLACE INTO sites SELECT site_id, kind, name, lat, lon, cell, zone, code "
+            "FROM incoming_sites"
+        )
+        con.unregister("incoming_sites")
+
+    def sites(self) -> pa.Table:
+        """Every reference site."""
+        return self._con.cursor().execute("SELECT * FROM sites ORDER BY site_id").to_arrow_table()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _ibis(self) -> ibis.BaseBackend:
+        return ibis.duckdb.from_connection(self._con.cursor())
+
+    def situation(self, query: SituationQuery) -> pa.Table:
+        """The situation table for ``query`` (no privacy applied: callers go through the gate)."""
+        backend = self._ibis()
+        obs = queries.observations(backend.table("incidents"), backend.table("measurements"))
+        table = queries.situation(obs, query).to_pyarrow()
+        if query.level == "cell" and table.num_rows:
+            # Render cell keys as the hex ids maps use.
+            hexes = [cell_to_str(int(c)) for c in table.column("place").to_pylist()]
+            table = table.set_column(
+                table.schema.get_field_index("place"), "place", pa.array(hexes, pa.string())
+            )
+        return table
+
+    def count(self, kind: RecordKind, source: str | None = None) -> int:
+        """Number of stored records of a kind (optionally of one source)."""
+        sql = f"SELECT count(*) FROM {kind}" + (" WHERE source = ?" if source else "")
+        row = self._con.cursor().execute(sql, [source] if source else []).fetchone()
+        return int(row[0]) if row else 0
+
+    def counts_by_source(self) -> dict[str, int]:
+        """Stored records per source, over every kind."""
+        sql = " UNION ALL ".join(
+            f"SELECT source, count(*) FROM {k} GROUP BY source" for k in _RECORD_TYPES
+        )
+        return {s: int(n) for s, n in self._con.cursor().execute(sql).fetchall()}
+
+    def data_period(self) -> tuple[datetime, datetime] | None:
+        """First and last UTC timestamps of incidents and measurements."""
+        row = self._con.cursor().execute(
+            'SELECT min(t0), max(t1) FROM (SELECT min(ts) t0, max(ts) t1 FROM incidents '
+            'UNION ALL SELECT min("start"), max("end") FROM measurements)'
+        ).fetchone()
+        if not row or row[0] is None:
+            return None
+        return row[0].astimezone(UTC), row[1].astimezone(UTC)
+
+    def batches(self) -> pa.Table:
+        """The ingest log, oldest first."""
+        return self._con.cursor().execute(
+            "SELECT * FROM ingest_batches ORDER BY batch_id"
+        ).to_arrow_table()
+
+    def quarantined(self, source: str | None = None) -> pa.Table:
+        """Quarantined rows with their reason."""
+        sql = "SELECT * FROM quarantine" + (" WHERE source = ?" if source else "")
+        return self._con.cursor().execute(
+            sql + " ORDER BY batch_id, line", [source] if source else []
+        ).to_arrow_table()
+
+    def planned_events(self, start: datetime, end: datetime) -> pa.Table:
+        """Planned events overlapping ``[start, end)``."""
+        return self._con.cursor().execute(
+            'SELECT * EXCLUDE (batch_id) FROM planned_events WHERE "end" > ? AND "start" < ? '
+            'ORDER BY "start"',
+            [start, end],
+        ).to_arrow_table()
+
+    # -- users and sessions -----------------------------------------------------------------
+
+    def add_user(self, user: UserRow) -> None:
+        """Create a user; :class:`StoreError` if the name exists."""
+        try:
+            self._con.cursor().execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?)",
+                [user.username, user.password_hash, user.role, user.created_at],
+            )
+        except duckdb.ConstraintException as exc:
+            raise StoreError(f"user {user.username!r} already exists") from exc
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        """Replace a user's password hash."""
+        self._con.cursor().execute(
+            "UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username]
+        )
+
+    def get_user(self, username: str) -> UserRow | None:
+        """A user by name."""
+        row = self._con.cursor().execute(
+            "SELECT username, password_hash, role, created_at FROM users WHERE username = ?",
+            [username],
+        ).fetchone()
+        return UserRow(*row) if row else None
+
+    def list_users(self) -> list[UserRow]:
+        """Every user, by name."""
+        rows = self._con.cursor().execute(
+            "SELECT username, password_hash, role, created_at FROM users ORDER BY username"
+        ).fetchall()
+        return [UserRow(*r) for r in rows]
+
+    def add_session(self, token_hash: str, username: str, expires_at: datetime) -> None:
+        """Record a session by the hash of its token (the token itself is never stored)."""
+        self._con.cursor().execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+            [token_hash, username, datetime.now(UTC), expires_at],
+        )
+
+    def session_user(self, token_hash: str, now: datetime) -> str | None:
+        """The user of a live session."""
+        row = self._con.cursor().execute(
+            "SELECT username FROM sessions WHERE token_hash = ? AND expires_at > ?",
+            [token_hash, now],
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def delete_session(self, token_hash: str) -> None:
+        """End a session."""
+        self._con.cursor().execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def append_audit(self, row: AuditRow) -> None:
+        """Append one access-log line."""
+        self._con.cursor().execute(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row.seq, row.ts, row.actor, row.role, row.purpose, row.action, row.what,
+             row.rows_released, row.prev_hash, row.hash],
+        )
+
+    def last_audit(self) -> AuditRow | None:
+        """The newest access-log line."""
+        rows = self.audit_rows(limit=1)
+        return rows[-1] if rows else None
+
+    def audit_rows(self, limit: int | None = None) -> list[AuditRow]:
+        """Access-log lines, oldest first (only the newest ``limit`` when given)."""
+        sql = "SELECT * FROM audit_log ORDER BY seq DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._con.cursor().execute(sql).fetchall()
+        return [
+            AuditRow(r[0], r[1].astimezone(UTC), *r[2:]) for r in reversed(rows)
+        ]
+
+    def close(self) -> None:
+        """Close the file."""
+        self._con.close()
+
+
+def empty_quarantine() -> pa.Table:
+    """A quarantine table with no rows."""
+    return QUARANTINE_SCHEMA.empty_table()
+

@@ -1,0 +1,130 @@
+"""Versioned schema migrations, written in the SQL that DuckDB and PostgreSQL share.
+
+Each migration is applied once, in order, inside a transaction, and recorded in
+``schema_migrations``. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "common model, ingest log, quarantine",
+        """
+        CREATE TABLE ingest_batches (
+            batch_id BIGINT PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            file VARCHAR,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            rows_read BIGINT NOT NULL DEFAULT 0,
+            rows_stored BIGINT NOT NULL DEFAULT 0,
+            rows_duplicate BIGINT NOT NULL DEFAULT 0,
+            rows_quarantined BIGINT NOT NULL DEFAULT 0,
+            status VARCHAR NOT NULL
+        );
+        CREATE TABLE incidents (
+            source VARCHAR NOT NULL,
+            source_id VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            source_category VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL,
+            ts_local TIMESTAMP NOT NULL,
+            lat DOUBLE,
+            lon DOUBLE,
+            cell BIGINT,
+            zone VARCHAR,
+            origin VARCHAR NOT NULL,
+            severity INTEGER,
+            time_precision VARCHAR NOT NULL,
+            place_precision VARCHAR NOT NULL,
+            attrs VARCHAR NOT NULL,
+            batch_id BIGINT NOT NULL,
+            PRIMARY KEY (source, source_id)
+        );
+        CREATE TABLE measurements (
+            source VARCHAR NOT NULL,
+            source_id VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            site VARCHAR,
+            zone VARCHAR,
+            cell BIGINT,
+            "start" TIMESTAMPTZ NOT NULL,
+            "end" TIMESTAMPTZ NOT NULL,
+            start_local TIMESTAMP NOT NULL,
+            value DOUBLE,
+            contributors BIGINT,
+            flags VARCHAR NOT NULL,
+            batch_id BIGINT NOT NULL,
+            PRIMARY KEY (source, source_id)
+        );
+        CREATE TABLE planned_events (
+            source VARCHAR NOT NULL,
+            source_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            title VARCHAR NOT NULL,
+            venue VARCHAR,
+            lat DOUBLE,
+            lon DOUBLE,
+            route VARCHAR,
+            "start" TIMESTAMPTZ NOT NULL,
+            "end" TIMESTAMPTZ NOT NULL,
+            expected_attendance BIGINT,
+            cell BIGINT,
+            zone VARCHAR,
+            batch_id BIGINT NOT NULL,
+            PRIMARY KEY (source, source_id)
+        );
+        CREATE TABLE quarantine (
+            batch_id BIGINT NOT NULL,
+            source VARCHAR NOT NULL,
+            file VARCHAR,
+            line BIGINT NOT NULL,
+            rule VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            raw VARCHAR NOT NULL
+        );
+        CREATE TABLE sites (
+            site_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            lat DOUBLE NOT NULL,
+            lon DOUBLE NOT NULL,
+            cell BIGINT NOT NULL,
+            zone VARCHAR,
+            code VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        "users, sessions and the audit log",
+        """
+        CREATE TABLE users (
+            username VARCHAR PRIMARY KEY,
+            password_hash VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_hash VARCHAR PRIMARY KEY,
+            username VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE audit_log (
+            seq BIGINT PRIMARY KEY,
+            ts TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            purpose VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            what VARCHAR NOT NULL,
+            rows_released BIGINT NOT NULL,
+            prev_hash VARCHAR NOT NULL,
+            hash VARCHAR NOT NULL
+        );
+        """,
+    ),
+]
