@@ -1,1 +1,4 @@
-"""belvedere.privacy."""
+"""⑤ The only way out: release gate, policies, users and sessions, the access log.
+
+Public entry point: :func:`belvedere.privacy.release.release`.
+"""

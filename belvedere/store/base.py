@@ -30,6 +30,8 @@ class SituationQuery:
         resolution: H3 resolution for ``level="cell"`` (0–9).
         bin: ``hour`` or ``day`` (local time, Europe/Paris), or ``window`` (one bin).
         zones: restrict to these zone ids (all when empty).
+        metrics: restrict to these metrics (``incidents``, ``crowd_count``…; all when empty).
+        by_category: keep categories apart (``False``: one total per metric, category ``""``).
     """
 
     start: datetime
@@ -39,6 +41,8 @@ class SituationQuery:
     resolution: int = 9
     bin: Bin = "hour"
     zones: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    by_category: bool = True
 
     def describe(self) -> dict[str, object]:
         """A JSON-able description (what the audit log records)."""
@@ -50,6 +54,8 @@ class SituationQuery:
             "resolution": self.resolution,
             "bin": self.bin,
             "zones": list(self.zones),
+            "metrics": list(self.metrics),
+            "by_category": self.by_category,
         }
 
 
@@ -124,6 +130,14 @@ class Store(Protocol):
 
     def data_period(self) -> tuple[datetime, datetime] | None:
         """First and last UTC timestamps held, or ``None`` when empty."""
+        ...
+
+    def planned_events(self, start: datetime, end: datetime) -> pa.Table:
+        """Planned events overlapping ``[start, end)``."""
+        ...
+
+    def schema_version(self) -> int:
+        """The newest applied migration."""
         ...
 
     def upsert_sites(self, sites: pa.Table) -> None:

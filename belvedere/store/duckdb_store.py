@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -52,6 +53,13 @@ QUARANTINE_SCHEMA = pa.schema(
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
+    """The first column of the first row (``None`` when no row); consumes the whole result,
+    as DuckDB requires before the connection runs anything else."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
 
 
 class DuckDBStore:
@@ -101,8 +109,8 @@ class DuckDBStore:
 
     def schema_version(self) -> int:
         """The newest applied migration."""
-        row = self._con.cursor().execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        version = _one(self._con.cursor(), "SELECT max(version) FROM schema_migrations")
+        return int(version) if version is not None else 0
 
     # -- ingest -----------------------------------------------------------------------------
 
@@ -119,8 +127,7 @@ class DuckDBStore:
         con = self._con.cursor()
         con.begin()
         try:
-            row = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_batches")
-            batch_id = int(row.fetchone()[0])  # type: ignore[index]
+            batch_id = int(_one(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_batches"))
             result = BatchResult(batch_id=batch_id, source=source, file=file, rows_read=rows_read)
             started = datetime.now(UTC)
             for kind, table in records.items():
@@ -171,15 +178,16 @@ class DuckDBStore:
         con.register("incoming", table)
         cols = ", ".join(_quote(c) for c in columns)
         # Duplicates inside the batch keep their first occurrence; known keys are skipped.
-        stored = con.execute(
+        stored = _one(
+            con,
             f"INSERT INTO {kind} ({cols}, batch_id) "
             f"SELECT {cols}, ? FROM (SELECT *, row_number() OVER "
             f"(PARTITION BY source, source_id) AS rn FROM incoming) WHERE rn = 1 "
             f"ON CONFLICT DO NOTHING",
             [batch_id],
-        ).fetchone()
+        )
         con.unregister("incoming")
-        return int(stored[0]) if stored else 0
+        return int(stored or 0)
 
     def upsert_sites(self, sites: pa.Table) -> None:
         """Insert or replace reference sites."""
@@ -193,9 +201,12 @@ class DuckDBStore:
 
     def sites(self) -> pa.Table:
         """Every reference site."""
-        return self._con.cursor().execute("SELECT * FROM sites ORDER BY site_id").to_arrow_table()
+        return self._arrow("SELECT * FROM sites ORDER BY site_id")
 
     # -- reads ------------------------------------------------------------------------------
+
+    def _arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        return self._con.cursor().sql(sql, params=params or None).to_arrow_table()
 
     def _ibis(self) -> ibis.BaseBackend:
         return ibis.duckdb.from_connection(self._con.cursor())
@@ -216,8 +227,7 @@ class DuckDBStore:
     def count(self, kind: RecordKind, source: str | None = None) -> int:
         """Number of stored records of a kind (optionally of one source)."""
         sql = f"SELECT count(*) FROM {kind}" + (" WHERE source = ?" if source else "")
-        row = self._con.cursor().execute(sql, [source] if source else []).fetchone()
-        return int(row[0]) if row else 0
+        return int(_one(self._con.cursor(), sql, [source] if source else []) or 0)
 
     def counts_by_source(self) -> dict[str, int]:
         """Stored records per source, over every kind."""
@@ -228,34 +238,31 @@ class DuckDBStore:
 
     def data_period(self) -> tuple[datetime, datetime] | None:
         """First and last UTC timestamps of incidents and measurements."""
-        row = self._con.cursor().execute(
+        rows = self._con.cursor().execute(
             'SELECT min(t0), max(t1) FROM (SELECT min(ts) t0, max(ts) t1 FROM incidents '
             'UNION ALL SELECT min("start"), max("end") FROM measurements)'
-        ).fetchone()
+        ).fetchall()
+        row = rows[0] if rows else None
         if not row or row[0] is None:
             return None
         return row[0].astimezone(UTC), row[1].astimezone(UTC)
 
     def batches(self) -> pa.Table:
         """The ingest log, oldest first."""
-        return self._con.cursor().execute(
-            "SELECT * FROM ingest_batches ORDER BY batch_id"
-        ).to_arrow_table()
+        return self._arrow("SELECT * FROM ingest_batches ORDER BY batch_id")
 
     def quarantined(self, source: str | None = None) -> pa.Table:
         """Quarantined rows with their reason."""
         sql = "SELECT * FROM quarantine" + (" WHERE source = ?" if source else "")
-        return self._con.cursor().execute(
-            sql + " ORDER BY batch_id, line", [source] if source else []
-        ).to_arrow_table()
+        return self._arrow(sql + " ORDER BY batch_id, line", [source] if source else [])
 
     def planned_events(self, start: datetime, end: datetime) -> pa.Table:
         """Planned events overlapping ``[start, end)``."""
-        return self._con.cursor().execute(
+        return self._arrow(
             'SELECT * EXCLUDE (batch_id) FROM planned_events WHERE "end" > ? AND "start" < ? '
             'ORDER BY "start"',
             [start, end],
-        ).to_arrow_table()
+        )
 
     # -- users and sessions -----------------------------------------------------------------
 
@@ -277,11 +284,11 @@ class DuckDBStore:
 
     def get_user(self, username: str) -> UserRow | None:
         """A user by name."""
-        row = self._con.cursor().execute(
+        rows = self._con.cursor().execute(
             "SELECT username, password_hash, role, created_at FROM users WHERE username = ?",
             [username],
-        ).fetchone()
-        return UserRow(*row) if row else None
+        ).fetchall()
+        return UserRow(*rows[0]) if rows else None
 
     def list_users(self) -> list[UserRow]:
         """Every user, by name."""
@@ -299,11 +306,12 @@ class DuckDBStore:
 
     def session_user(self, token_hash: str, now: datetime) -> str | None:
         """The user of a live session."""
-        row = self._con.cursor().execute(
+        user = _one(
+            self._con.cursor(),
             "SELECT username FROM sessions WHERE token_hash = ? AND expires_at > ?",
             [token_hash, now],
-        ).fetchone()
-        return str(row[0]) if row else None
+        )
+        return str(user) if user is not None else None
 
     def delete_session(self, token_hash: str) -> None:
         """End a session."""

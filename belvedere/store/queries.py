@@ -63,6 +63,10 @@ def situation(obs: ir.Table, q: SituationQuery) -> ir.Table:
         t = t.filter(_.source.isin(list(q.sources)))
     if q.zones:
         t = t.filter(_.zone.isin(list(q.zones)))
+    if q.metrics:
+        t = t.filter(_.metric.isin(list(q.metrics)))
+    if not q.by_category:
+        t = t.mutate(category=ibis.literal(""))
     if q.level == "cell":
         t = t.filter(_.cell.notnull()).mutate(place=cell_at(_.cell, q.resolution).cast("string"))
     elif q.level == "zone":

@@ -1,0 +1,17 @@
+"""Zones (reference geography, no personal data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from belvedere.grid.zones import arrondissements, zones_geojson
+
+router = APIRouter(tags=["zones"])
+
+
+@router.get("/zones")
+def zones() -> dict[str, Any]:
+    """GeoJSON of the 16 arrondissements (public reference geography)."""
+    return zones_geojson(arrondissements())

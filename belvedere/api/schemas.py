@@ -1,0 +1,90 @@
+"""Public response schemas (``XPublic``), separate from storage rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class PeriodPublic(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class HealthPublic(BaseModel):
+    status: str
+    schema_version: int
+    data_period: PeriodPublic | None
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: str
+
+
+class LoginPublic(UserPublic):
+    token: str
+
+
+class LabelPublic(BaseModel):
+    fr: str
+    en: str
+
+
+class SourcePublic(BaseModel):
+    name: str
+    label: LabelPublic
+    kind: str
+    metric: str
+    always_aggregate: bool
+    description: str
+
+
+class GrantPublic(BaseModel):
+    level: str
+    resolution: int
+    bin: str
+
+
+class SituationRowPublic(BaseModel):
+    bin_start: datetime
+    place: str
+    source: str
+    metric: str
+    category: str
+    value: float | None
+    n: int | None
+    suppressed: bool
+
+
+class SituationPublic(BaseModel):
+    granted: GrantPublic
+    k: int | None
+    suppressed: int
+    rows: list[SituationRowPublic]
+
+
+class TimelinePointPublic(BaseModel):
+    bin_start: datetime
+    value: float | None
+    suppressed: bool
+
+
+class TimelinePublic(BaseModel):
+    granted: GrantPublic
+    k: int | None
+    source: str
+    series: list[TimelinePointPublic]
+
+
+class EventPublic(BaseModel):
+    source_id: str
+    kind: str
+    title: str
+    venue: str | None
+    lat: float | None
+    lon: float | None
+    start: datetime
+    end: datetime
+    expected_attendance: int | None

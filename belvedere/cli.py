@@ -1,0 +1,308 @@
+"""The command line: ``belvedere demo · simulate · ingest · situation · serve · users · audit``.
+
+Human-facing figures (``situation``) go through the release gate like the API's.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from belvedere.errors import BelvedereError
+from belvedere.privacy import audit
+from belvedere.privacy.release import Actor, release
+from belvedere.privacy.users import add_user
+from belvedere.settings import SETTINGS, setting
+from belvedere.simulate import simulate_city
+from belvedere.sources.ingest import IngestReport, ingest_folder
+from belvedere.store.base import Bin, Level, SituationQuery
+from belvedere.store.duckdb_store import DuckDBStore
+
+app = typer.Typer(help="belvedere — a privacy-by-design public-safety observatory.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+users_app = typer.Typer(help="Manage dashboard/API users.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and check the access log.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+StoreOpt = Annotated[Path, typer.Option("--store", help=SETTINGS["store"].help,
+                                        envvar=SETTINGS["store"].env)]
+DEFAULT_STORE = Path(setting("store"))
+
+DEMO_USERS = [
+    ("operateur", "operator", "demo-operateur-2024"),
+    ("analyste", "analyst", "demo-analyste-2024"),
+    ("dpo", "dpo", "demo-dpo-2024-dpo"),
+]
+"""Demo logins (printed by ``belvedere demo``; never use them outside the demo)."""
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def _fail(exc: BelvedereError) -> NoReturn:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder to write the feeds into.")] = Path("demo-data"),
+    days: Annotated[int, typer.Option(min=1, max=3660, help="Days to simulate.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed → same files).")] = 42,
+    start: Annotated[str | None, typer.Option(help="First local day, YYYY-MM-DD.")] = None,
+) -> None:
+    """Write a synthetic Marseille: every feed in its native format, plus truth/."""
+    first = date.fromisoformat(start) if start else None
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=None)
+
+        def tick(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=f"simulating {stage}", completed=done, total=total)
+
+        summary = simulate_city(out, days=days, seed=seed, start=first, progress=tick)
+    table = Table(title=f"Synthetic Marseille → {out}")
+    table.add_column("feed")
+    table.add_column("rows", justify="right")
+    for feed, rows in summary.rows.items():
+        table.add_row(feed, f"{rows:,}")
+    console.print(table)
+
+
+def _ingest_table(report: IngestReport) -> Table:
+    table = Table(title="Ingest")
+    for col in ("source", "files", "read", "stored", "duplicates skipped", "quarantined"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for source, t in report.totals().items():
+        table.add_row(source, *(f"{t[k]:,}" for k in ("files", "read", "stored", "duplicates",
+                                                      "quarantined")))
+    return table
+
+
+def _ingest(store: DuckDBStore, folder: Path, sources: list[str] | None) -> IngestReport:
+    with _progress() as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def tick(label: str, done: int, total: int) -> None:
+            bar.update(task, description=f"ingesting {label}", completed=done, total=total)
+
+        report = ingest_folder(store, folder, sources=sources, progress=tick)
+    console.print(_ingest_table(report))
+    if report.stored == 0:
+        console.print("[yellow]0 new rows stored[/yellow]: everything was already in the store.")
+    else:
+        console.print(f"{report.stored:,} new rows stored.")
+    for source, file, reason in report.refused:
+        console.print(f"[red]refused[/red] {source} {file}: {reason}")
+    return report
+
+
+@app.command()
+def ingest(
+    folder: Annotated[Path, typer.Argument(help="Folder laid out as `simulate` writes it.")],
+    store: StoreOpt = DEFAULT_STORE,
+    source: Annotated[list[str] | None, typer.Option(help="Only these feeds.")] = None,
+) -> None:
+    """Ingest every feed of a folder; re-running stores nothing twice."""
+    try:
+        db = DuckDBStore(store)
+        report = _ingest(db, folder, source)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@app.command()
+def situation(
+    store: StoreOpt = DEFAULT_STORE,
+    source: Annotated[list[str] | None, typer.Option(help="Feeds (all when absent).")] = None,
+    start: Annotated[str | None, typer.Option(help="Window start (ISO 8601, UTC).")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end (ISO 8601, UTC).")] = None,
+    level: Annotated[str, typer.Option(help="cell, zone or city.")] = "zone",
+    bin: Annotated[str, typer.Option(help="hour, day or window.")] = "day",
+    role: Annotated[str, typer.Option(help="Role whose policy applies.")] = "analyst",
+    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "analysis",
+    limit: Annotated[int, typer.Option(help="Rows to print.")] = 40,
+) -> None:
+    """Print the situation table, released under ROLE's policy (and audited)."""
+    try:
+        db = DuckDBStore(store)
+        period = db.data_period()
+        stop = datetime.fromisoformat(end) if end else (period[1] if period else datetime.now(UTC))
+        begin = datetime.fromisoformat(start) if start else stop - timedelta(days=7)
+        query = SituationQuery(start=_aware(begin), end=_aware(stop), sources=tuple(source or ()),
+                               level=_level(level), bin=_bin(bin))
+        actor = Actor(f"cli:{getpass.getuser()}", role)
+        rel = release(db, query, actor, purpose)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    table = Table(title=f"Situation — granted {rel.granted.level} × {rel.granted.bin}"
+                        + (f", k = {rel.k}" if rel.k else ""))
+    for col in ("bin", "place", "source", "metric", "category", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for r in rel.table.to_pylist()[:limit]:
+        value = "< k" if r["suppressed"] else f"{r['value']:,.0f}"
+        table.add_row(str(r["bin_start"]), r["place"], r["source"], r["metric"], r["category"],
+                      value)
+    console.print(table)
+    console.print(f"{rel.table.num_rows:,} rows, {rel.suppressed:,} suppressed; "
+                  f"audit line #{rel.audit_seq}.")
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _level(value: str) -> Level:
+    if value not in ("cell", "zone", "city"):
+        raise typer.BadParameter("level is cell, zone or city")
+    return value  # type: ignore[return-value]
+
+
+def _bin(value: str) -> Bin:
+    if value not in ("hour", "day", "window"):
+        raise typer.BadParameter("bin is hour, day or window")
+    return value  # type: ignore[return-value]
+
+
+@app.command()
+def serve(
+    store: StoreOpt = DEFAULT_STORE,
+    host: Annotated[str, typer.Option(help=SETTINGS["host"].help)] = setting("host"),
+    port: Annotated[int, typer.Option(help=SETTINGS["port"].help)] = int(setting("port")),
+) -> None:
+    """Serve the API and the dashboard."""
+    import uvicorn
+
+    from belvedere.api.main import create_app
+
+    try:
+        db = DuckDBStore(store)
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
+    uvicorn.run(create_app(db), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help=SETTINGS["demo_dir"].help)] = Path(
+        setting("demo_dir")),
+    store: StoreOpt = DEFAULT_STORE,
+    days: Annotated[int, typer.Option(min=1, help="Days to simulate.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    serve_: Annotated[bool, typer.Option("--serve/--no-serve",
+                                         help="Serve the dashboard afterwards.")] = True,
+    port: Annotated[int, typer.Option(help=SETTINGS["port"].help)] = int(setting("port")),
+) -> None:
+    """Simulate 90 days of Marseille, ingest them, create demo users, serve the dashboard."""
+    simulate(out=out, days=days, seed=seed, start=None)
+    try:
+        db = DuckDBStore(store)
+        _ingest(db, out, None)
+        for name, role, password in DEMO_USERS:
+            if db.get_user(name) is None:
+                add_user(db, name, password, role=role)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    logins = Table(title="Demo logins (demo only)")
+    for col in ("user", "role", "password"):
+        logins.add_column(col)
+    for name, role, password in DEMO_USERS:
+        logins.add_row(name, role, password)
+    console.print(logins)
+    if serve_:
+        serve(store=store, host=setting("host"), port=port)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="operator, analyst, public or dpo.")],
+    store: StoreOpt = DEFAULT_STORE,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a user (the password is asked, or read from stdin)."""
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin
+                else typer.prompt("password", hide_input=True, confirmation_prompt=True))
+    try:
+        db = DuckDBStore(store)
+        add_user(db, username, password, role=role)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"user [bold]{username}[/bold] ({role}) created.")
+
+
+@users_app.command("list")
+def users_list(store: StoreOpt = DEFAULT_STORE) -> None:
+    """List users and roles."""
+    try:
+        db = DuckDBStore(store)
+        rows = db.list_users()
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    table = Table(title="Users")
+    for col in ("user", "role", "created"):
+        table.add_column(col)
+    for u in rows:
+        table.add_row(u.username, u.role, u.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@audit_app.command("tail")
+def audit_tail(
+    store: StoreOpt = DEFAULT_STORE,
+    n: Annotated[int, typer.Option("-n", help="Lines to show.")] = 20,
+) -> None:
+    """The newest lines of the access log."""
+    try:
+        db = DuckDBStore(store)
+        rows = db.audit_rows(limit=n)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    table = Table(title="Access log (newest last)")
+    for col in ("#", "time (UTC)", "actor", "role", "purpose", "action", "rows", "what"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r.seq), r.ts.isoformat(timespec="seconds"), r.actor, r.role,
+                      r.purpose, r.action, str(r.rows_released), r.what)
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(store: StoreOpt = DEFAULT_STORE) -> None:
+    """Recompute the hash chain of the access log."""
+    try:
+        db = DuckDBStore(store)
+        ok, bad = audit.verify(db)
+        count = len(db.audit_rows())
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    if ok:
+        console.print(f"[green]access log intact[/green]: {count} lines chained.")
+    else:
+        console.print(f"[red]access log broken at line #{bad}[/red]")
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,141 @@
+"""⑤ The release gate: the only way a figure reaches a person.
+
+``release(store, query, actor, purpose)`` coarsens the query to what the actor's role may see,
+runs it, suppresses small counts, records the release in the access log, and returns the table
+with what was granted. API routes, the dashboard, briefings and the CLI's human-facing outputs
+call this, never the store.
+
+Example (an analyst asking for cell × hour gets arrondissement × day, counts under 11 hidden):
+    >>> from datetime import datetime, UTC
+    >>> from belvedere.store.base import SituationQuery
+    >>> q = SituationQuery(datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 9, 8, tzinfo=UTC),
+    ...                    level="cell", bin="hour")
+    >>> g = grant(q, policy_for("analyst"))
+    >>> g.level, g.bin
+    ('zone', 'day')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from belvedere.privacy import audit
+from belvedere.privacy.policy import (
+    ALWAYS_THRESHOLDED,
+    BIN_ORDER,
+    COUNT_METRICS,
+    DEFAULT_K,
+    LEVEL_ORDER,
+    Policy,
+    check_purpose,
+    policy_for,
+)
+from belvedere.store.base import SituationQuery, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a user name and a role."""
+
+    username: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A released situation table and how it was released.
+
+    ``table`` has the situation columns plus ``suppressed`` (bool); suppressed rows carry a null
+    ``value``; ``n`` is null for thresholded roles.
+    """
+
+    table: pa.Table
+    requested: SituationQuery
+    granted: SituationQuery
+    k: int | None
+    suppressed: int
+    audit_seq: int
+
+
+def grant(query: SituationQuery, policy: Policy) -> SituationQuery:
+    """``query`` coarsened to the finest granularity ``policy`` allows."""
+    level = query.level
+    if LEVEL_ORDER[level] < LEVEL_ORDER[policy.finest_level]:
+        level = policy.finest_level
+    resolution = min(query.resolution, policy.finest_resolution) if level == "cell" else 9
+    time_bin = query.bin
+    if BIN_ORDER[time_bin] < BIN_ORDER[policy.finest_bin]:
+        time_bin = policy.finest_bin
+    return dataclasses.replace(query, level=level, resolution=resolution, bin=time_bin)
+
+
+def suppress(table: pa.Table, policy: Policy) -> tuple[pa.Table, int]:
+    """Hide count values under k; returns the table with ``suppressed`` and how many were hidden.
+
+    Thresholded rows: count metrics when the role has a ``k``, and every count of a source in
+    :data:`ALWAYS_THRESHOLDED` (with the role's k, or the default).
+    """
+    metric = table.column("metric")
+    source = table.column("source")
+    is_count = pc.is_in(metric, pa.array(sorted(COUNT_METRICS)))
+    always = pc.is_in(source, pa.array(sorted(ALWAYS_THRESHOLDED)))
+    k = policy.k if policy.k is not None else DEFAULT_K
+    applies = pc.and_(is_count, always) if policy.k is None else is_count
+    hidden = pc.and_(applies, pc.less(table.column("value"), k))
+    hidden = pc.fill_null(hidden, False)
+    value = pc.if_else(hidden, pa.scalar(None, pa.float64()), table.column("value"))
+    n = table.column("n")
+    if policy.k is not None:
+        # Record counts would leak small numbers too: thresholded roles never receive them.
+        n = pa.nulls(table.num_rows, pa.int64())
+    out = (
+        table.set_column(table.schema.get_field_index("value"), "value", value)
+        .set_column(table.schema.get_field_index("n"), "n", n)
+        .append_column("suppressed", hidden)
+    )
+    return out, int(pc.sum(hidden).as_py() or 0)
+
+
+def release(store: Store, query: SituationQuery, actor: Actor, purpose: str) -> Release:
+    """Release the situation for ``query`` to ``actor`` for ``purpose`` (audited)."""
+    check_purpose(purpose)
+    policy = policy_for(actor.role)
+    granted = grant(query, policy)
+    table, hidden = suppress(store.situation(granted), policy)
+    row = audit.record(
+        store, actor=actor.username, role=actor.role, purpose=purpose,
+        action="consultation",
+        what={"resource": "situation", "requested": query.describe(),
+              "granted": granted.describe(), "k": policy.k, "suppressed": hidden},
+        rows_released=table.num_rows,
+    )
+    return Release(table=table, requested=query, granted=granted, k=policy.k,
+                   suppressed=hidden, audit_seq=row.seq)
+
+
+def release_events(store: Store, start: datetime, end: datetime, actor: Actor,
+                   purpose: str) -> pa.Table:
+    """Planned events overlapping ``[start, end)`` (public calendar data; audited all the same)."""
+    check_purpose(purpose)
+    policy_for(actor.role)
+    table = store.planned_events(start, end)
+    audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
+                 action="consultation",
+                 what={"resource": "events", "start": start.isoformat(), "end": end.isoformat()},
+                 rows_released=table.num_rows)
+    return table
+
+
+def store_status(store: Store) -> dict[str, object]:
+    """Schema version and data period: metadata, no figure about anyone (not audited)."""
+    period = store.data_period()
+    return {
+        "schema_version": store.schema_version(),
+        "data_period": {"start": period[0].isoformat(), "end": period[1].isoformat()}
+        if period else None,
+    }

@@ -1,0 +1,114 @@
+"""① What a connector is: the :class:`Source` protocol, what it returns, and the registry.
+
+A connector reads one feed's native files and returns Arrow tables of the common model
+(:mod:`belvedere.grid.records`) plus a quarantine table: every input row ends up in exactly one
+of them (or is a duplicate the store skips). Connectors are small; shared parsing lives in
+:mod:`belvedere.sources.tabular` and minimisation in :mod:`belvedere.sources.minimise`.
+
+The registry holds the built-in connectors and any third-party one declared under the entry-point
+group ``belvedere.sources`` (a class or factory returning a :class:`Source`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from belvedere.errors import ConfigError
+from belvedere.sources.minimise import Pseudonymiser
+from belvedere.store.base import RecordKind
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """What a connector made of one file.
+
+    Attributes:
+        records: Arrow tables per record kind, in the schemas of ``grid.records``.
+        quarantine: rejected rows (``line``, ``rule``, ``reason``, ``raw``).
+        rows_read: input rows seen (records + quarantined + in-file duplicates).
+        sites: reference sites the file describes (cameras, stops…), or ``None``.
+    """
+
+    records: dict[RecordKind, pa.Table]
+    quarantine: pa.Table
+    rows_read: int
+    sites: pa.Table | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """How a feed is presented: its name, labels, and what it becomes."""
+
+    name: str
+    folder: str
+    kind: RecordKind
+    metric: str
+    label_fr: str
+    label_en: str
+    always_aggregate: bool = False
+    description: str = ""
+    patterns: tuple[str, ...] = field(default=("*",))
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A connector for one feed."""
+
+    info: SourceInfo
+
+    def files(self, folder: Path) -> list[Path]:
+        """The data files of this feed in ``folder`` (the feed's own sub-folder), in order."""
+        ...
+
+    def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
+        """Parse, validate and minimise one file."""
+        ...
+
+
+def _builtins() -> list[Source]:
+    # Imported here: the connectors import this module for the protocol.
+    from belvedere.sources import (
+        cctv,
+        events,
+        field_reports,
+        fire_ems,
+        hospital_ed,
+        mobile_presence,
+        police_log,
+        transit,
+    )
+
+    return [
+        police_log.PoliceLog(),
+        cctv.Cctv(),
+        fire_ems.FireEms(),
+        field_reports.FieldReports(),
+        mobile_presence.MobilePresence(),
+        transit.Transit(),
+        hospital_ed.HospitalEd(),
+        events.EventsCalendar(),
+    ]
+
+
+def registry() -> dict[str, Source]:
+    """Every known connector by name: built-ins first, then entry points."""
+    sources = {s.info.name: s for s in _builtins()}
+    for ep in entry_points(group="belvedere.sources"):
+        source = ep.load()()
+        if not isinstance(source, Source):
+            raise ConfigError(f"entry point {ep.name!r} does not provide a belvedere Source")
+        sources.setdefault(source.info.name, source)
+    return sources
+
+
+def get_source(name: str) -> Source:
+    """One connector by name; :class:`ConfigError` listing the known names otherwise."""
+    sources = registry()
+    if name not in sources:
+        raise ConfigError(f"unknown source {name!r}; known: {', '.join(sorted(sources))}")
+    return sources[name]

@@ -1,0 +1,106 @@
+"""Field agents' reports (mobile form, JSON array) → ``Incident``.
+
+Format: docs/feeds.md § agents. The agent's id is replaced by a keyed pseudonym at the door;
+the comment and the photo are dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from belvedere.grid.records import Incident, arrow_schema
+from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.minimise import Pseudonymiser
+from belvedere.sources.tabular import (
+    Rule,
+    apply_rules,
+    locate,
+    outside_city_rule,
+    read_json_records,
+    to_arrow,
+)
+
+CATEGORY = {
+    "degradation": "vandalism",
+    "tag": "graffiti",
+    "eclairage": "lighting",
+    "squat": "squat",
+    "depot_sauvage": "litter",
+    "voirie": "road_damage",
+}
+KEPT = ["id", "created_at", "category", "lat", "lon"]
+
+
+class FieldReports:
+    """Connector for field agents' reports."""
+
+    info = SourceInfo(
+        name="field_reports",
+        folder="agents",
+        kind="incidents",
+        metric="incidents",
+        label_fr="Signalements des agents de terrain",
+        label_en="Field agents' reports",
+        description="Damage, tags, lighting, squats, litter. Agent pseudonymised, text dropped.",
+        patterns=("*.json",),
+    )
+
+    def files(self, folder: Path) -> list[Path]:
+        """JSON exports in the folder."""
+        return sorted(folder.glob("*.json"))
+
+    def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
+        """Parse one export."""
+        raw, bad_json = read_json_records(path, source=self.info.name, lines=False)
+        df = raw
+        if "location" in df.columns and isinstance(df.schema["location"], pl.Struct):
+            df = df.with_columns(
+                lat=pl.col("location").struct.field("lat").cast(pl.Float64, strict=False),
+                lon=pl.col("location").struct.field("lon").cast(pl.Float64, strict=False),
+            )
+        for col in ("id", "created_at", "category", "agent", "lat", "lon"):
+            if col not in df.columns:
+                df = df.with_columns(pl.lit(None).alias(col))
+        df = df.with_columns(
+            pl.col("id").cast(pl.String),
+            pl.col("category").cast(pl.String),
+            ts=pl.col("created_at").cast(pl.String).str.strip_chars()
+            .str.to_datetime("%Y-%m-%dT%H:%M:%S%#z", time_unit="us", strict=False)
+            .dt.convert_time_zone("UTC"),
+        )
+        df, quarantine = apply_rules(
+            df,
+            [
+                Rule("no_id", pl.col("id").fill_null("") == "", pl.lit("id is empty")),
+                Rule("bad_time", pl.col("ts").is_null(),
+                     pl.format("created_at {} is not an ISO 8601 time with offset",
+                               pl.col("created_at"))),
+                Rule("no_place", pl.col("lat").is_null() | pl.col("lon").is_null(),
+                     pl.lit("location.lat/lon missing or not numbers")),
+            ],
+            KEPT,
+        )
+        df, outside = apply_rules(locate(df), [outside_city_rule()], KEPT)
+        agents = df["agent"].cast(pl.String).to_list()
+        reporter = [pseudonymiser(a) if a else None for a in dict.fromkeys(agents)]
+        pseudonyms = dict(zip(dict.fromkeys(agents), reporter, strict=True))
+        df = df.with_columns(
+            source=pl.lit(self.info.name),
+            source_id=pl.col("id"),
+            category=pl.col("category").fill_null("").replace_strict(CATEGORY, default="other"),
+            source_category=pl.col("category").fill_null(""),
+            origin=pl.lit("field_agent"),
+            severity=pl.lit(None, pl.Int64),
+            time_precision=pl.lit("second"),
+            place_precision=pl.lit("point"),
+            attrs=pl.struct(
+                reporter=pl.col("agent").cast(pl.String).replace_strict(pseudonyms, default=None)
+            ).struct.json_encode(),
+        )
+        return ParsedFile(
+            records={"incidents": to_arrow(df, arrow_schema(Incident))},
+            quarantine=pl.concat([bad_json, quarantine, outside]).to_arrow(),
+            rows_read=raw.height + bad_json.height,
+        )

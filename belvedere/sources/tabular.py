@@ -1,0 +1,224 @@
+"""Shared, vectorised parsing for connectors: reading files as text, checking rows against
+rules, turning local times into UTC, and placing points on the grid.
+
+Every column is read as text and converted explicitly, so that a bad value becomes a quarantined
+row naming its rule, never a crash and never a silent guess.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from belvedere.errors import SourceError
+from belvedere.grid.cells import latlng_to_cells
+from belvedere.grid.timebins import CITY_TZ
+from belvedere.grid.zones import arrondissements, assign_zones
+
+LINE = "_line"
+"""Column holding each row's 1-based line (CSV: the header is line 1) or item number (JSON)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A row-level check: rows where ``bad`` is true are quarantined under ``rule``.
+
+    ``reason`` is a polars expression (usually ``pl.format``) so the message can quote the value.
+    """
+
+    rule: str
+    bad: pl.Expr
+    reason: pl.Expr
+
+
+def read_delimited(
+    path: Path, *, source: str, separator: str, required: list[str], encoding: str = "utf8"
+) -> pl.DataFrame:
+    """Read a delimited file with every column as text, plus its line numbers.
+
+    Raises:
+        SourceError: the file is missing, unreadable, or lacks a required column.
+    """
+    try:
+        df = pl.read_csv(
+            path, separator=separator, infer_schema=False, encoding=encoding,
+            truncate_ragged_lines=False,
+        )
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise SourceError(f"cannot read: {exc}", source=source, file=str(path)) from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise SourceError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}",
+            source=source, file=str(path),
+        )
+    return df.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+
+
+def number(column: str, *, decimal_comma: bool = False) -> pl.Expr:
+    """Float value of a text column (null when empty or not a number)."""
+    expr = pl.col(column).str.strip_chars()
+    if decimal_comma:
+        expr = expr.str.replace(",", ".", literal=True)
+    return expr.cast(pl.Float64, strict=False)
+
+
+def local_time_to_utc(expr: pl.Expr, fmt: str, tz: str = CITY_TZ) -> pl.Expr:
+    """UTC datetime of a local wall-clock text (null when unparseable or non-existent).
+
+    Times in the autumn DST overlap take the earlier instant, as French police software does.
+    """
+    return (
+        expr.str.strip_chars()
+        .str.strptime(pl.Datetime("us"), fmt, strict=False)
+        .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
+
+
+def apply_rules(
+    df: pl.DataFrame, rules: list[Rule], raw_columns: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split ``df`` into rows passing every rule and quarantined rows (first failing rule).
+
+    The quarantine keeps only ``raw_columns`` (already minimised) as JSON, never dropped fields.
+    """
+    if not rules:
+        return df, quarantine_frame(df.clear(), "", pl.lit(""), raw_columns)
+    def reason(r: Rule) -> pl.Expr:
+        # pl.format gives null when a quoted value is null: say so instead of losing the reason.
+        return r.reason.fill_null(pl.lit(f"{r.rule}: value missing"))
+
+    rule_expr: pl.When | pl.Then = pl.when(rules[0].bad).then(pl.lit(rules[0].rule))
+    reason_expr: pl.When | pl.Then = pl.when(rules[0].bad).then(reason(rules[0]))
+    for r in rules[1:]:
+        rule_expr = rule_expr.when(r.bad).then(pl.lit(r.rule))  # type: ignore[union-attr]
+        reason_expr = reason_expr.when(r.bad).then(reason(r))  # type: ignore[union-attr]
+    tagged = df.with_columns(
+        rule_expr.otherwise(None).alias("_rule"),  # type: ignore[union-attr]
+        reason_expr.otherwise(None).alias("_reason"),  # type: ignore[union-attr]
+    )
+    bad = tagged.filter(pl.col("_rule").is_not_null())
+    good = tagged.filter(pl.col("_rule").is_null()).drop("_rule", "_reason")
+    return good, quarantine_frame(bad, pl.col("_rule"), pl.col("_reason"), raw_columns)
+
+
+def quarantine_frame(
+    df: pl.DataFrame, rule: str | pl.Expr, reason: pl.Expr, raw_columns: list[str]
+) -> pl.DataFrame:
+    """Quarantine rows of ``df`` (``line, rule, reason, raw``)."""
+    rule_expr = pl.lit(rule) if isinstance(rule, str) else rule
+    raw = [c for c in raw_columns if c in df.columns]
+    return df.select(
+        pl.col(LINE).cast(pl.Int64).alias("line"),
+        rule_expr.cast(pl.String).alias("rule"),
+        reason.cast(pl.String).alias("reason"),
+        (pl.struct(raw).struct.json_encode() if raw else pl.lit("{}")).alias("raw"),
+    )
+
+
+def locate(df: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame:
+    """Add ``cell`` (H3 res 9, int64) and ``zone`` (arrondissement id) to rows with lat/lon.
+
+    Bulk: one H3 pass and one point-in-polygon pass for the whole frame.
+    """
+    lat_np = df[lat].to_numpy()
+    lon_np = df[lon].to_numpy()
+    cells = latlng_to_cells(lat_np, lon_np)
+    zones = assign_zones(arrondissements(), lat_np, lon_np)
+    return df.with_columns(
+        pl.Series("cell", cells, dtype=pl.Int64).replace(0, None),
+        pl.Series("zone", zones.tolist(), dtype=pl.String),
+    )
+
+
+def outside_city_rule(zone: str = "zone", lat: str = "lat", lon: str = "lon") -> Rule:
+    """Points that fall in no zone of the city (a typo in a coordinate, another town)."""
+    return Rule(
+        "outside_area",
+        pl.col(zone).is_null(),
+        pl.format("point ({}, {}) lies outside every zone of the city", pl.col(lat), pl.col(lon)),
+    )
+
+
+def to_arrow(df: pl.DataFrame, schema: pa.Schema) -> pa.Table:
+    """The frame's columns of ``schema``, cast to it (missing nullable columns become null)."""
+    columns = []
+    for f in schema:
+        if f.name in df.columns:
+            columns.append(df[f.name].to_arrow().cast(f.type))
+        else:
+            columns.append(pa.nulls(df.height, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def centroid_zone(lat: np.ndarray, lon: np.ndarray) -> list[str | None]:
+    """Arrondissement of each point (for sites and cell centres)."""
+    return list(assign_zones(arrondissements(), lat, lon))
+
+
+def read_json_records(path: Path, *, source: str, lines: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read a JSON array (``lines=False``) or JSON Lines file into a frame with ``_line``.
+
+    The fast path is polars' reader. If the file holds malformed items, it is read item by item
+    instead, and every malformed line lands in the returned quarantine (rule ``bad_json``), so no
+    good line is lost with a bad one. A JSON array that does not parse at all is a
+    :class:`SourceError` (there are no items to keep).
+    """
+    try:
+        df = pl.read_ndjson(path, infer_schema_length=None) if lines else pl.read_json(path)
+        return (
+            df.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64)),
+            quarantine_frame(pl.DataFrame({LINE: []}, schema={LINE: pl.Int64}), "bad_json",
+                             pl.lit(""), []),
+        )
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc}", source=source, file=str(path)) from exc
+    except pl.exceptions.PolarsError as exc:
+        if not lines:
+            raise SourceError(f"not a JSON array of objects: {exc}", source=source,
+                              file=str(path)) from exc
+    good: list[dict[str, object]] = []
+    bad: list[tuple[int, str, str]] = []
+    with path.open(encoding="utf-8") as f:
+        for number_, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                item = json.loads(text)
+            except json.JSONDecodeError as exc:
+                bad.append((number_, f"line is not JSON: {exc.msg}", text[:200]))
+                continue
+            if not isinstance(item, dict):
+                bad.append((number_, "line is not a JSON object", text[:200]))
+                continue
+            good.append({**item, LINE: number_})
+    quarantine = pl.DataFrame(
+        {"line": [b[0] for b in bad], "rule": ["bad_json"] * len(bad),
+         "reason": [b[1] for b in bad], "raw": [json.dumps({"text": b[2]}) for b in bad]},
+        schema={"line": pl.Int64, "rule": pl.String, "reason": pl.String, "raw": pl.String},
+    )
+    return pl.from_dicts(good, infer_schema_length=None), quarantine
+
+
+def local_hour_to_utc(date: str, hour: str) -> pl.Expr:
+    """UTC start of a local ``YYYY-MM-DD`` date and ``H``/``HH`` hour pair of text columns."""
+    text = pl.concat_str(
+        [pl.col(date).str.strip_chars(), pl.lit(" "),
+         pl.col(hour).str.strip_chars().str.zfill(2), pl.lit(":00")]
+    )
+    return local_time_to_utc(text, "%Y-%m-%d %H:%M")
+
+
+def hourly_rules(date: str, hour: str) -> list[Rule]:
+    """The time checks every hourly aggregate feed shares (``start`` must be derived first)."""
+    return [
+        Rule("bad_time", pl.col("start").is_null(),
+             pl.format("date/hour {} {}h is not an existing local hour", pl.col(date),
+                       pl.col(hour))),
+    ]

@@ -1,0 +1,715 @@
+// belvedere dashboard: login, map of the arrondissements with a choropleth, hourly timeline.
+//
+// Plain script, no build step. Every figure comes from the JSON API with the session cookie,
+// i.e. through the release gate; this file only draws what the gate released. Every string
+// shown comes from the i18n dictionary embedded in the page (belvedere/web/i18n/*.json).
+'use strict';
+
+(() => {
+  const body = document.body;
+  const LANG = body.dataset.lang;
+  const API = body.dataset.api;
+  const T = JSON.parse(document.getElementById('i18n').textContent);
+  // The city's clock: bins and dates are shown in Marseille time whatever the browser's zone.
+  const CITY_TZ = 'Europe/Paris';
+  const HOUR = 3600e3;
+  const DAY = 24 * HOUR;
+  const BIN_MS = { hour: HOUR, day: DAY };
+  const RAMP = ['#fff3c4', '#fdc463', '#f98e2b', '#d8501c', '#8f2a0e'];
+  const NUM = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
+
+  const $ = (id) => document.getElementById(id);
+
+  // What the browser test (and a curious operator in the console) can read.
+  const state = {
+    source: null, level: null, resolution: null, start: null, end: null,
+    featureCount: 0, nonNullCount: 0, zonesLoaded: 0, ready: false,
+    granted: null, k: null, values: [], timelineValues: [], error: null,
+  };
+  window.belvedere = { map: null, state };
+
+  // ---- i18n ---------------------------------------------------------------------------------
+
+  /** The text of `key` with `{name}` placeholders filled from `params`. */
+  function t(key, params = {}) {
+    const text = T[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+  }
+
+  /** The translation of an API enum value (role, metric, kind…), or the value itself. */
+  function label(prefix, value) {
+    return T[`${prefix}.${value}`] ?? String(value);
+  }
+
+  // ---- API ----------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+    }
+  }
+
+  /** FastAPI's `detail` is a string, or a list of validation errors. */
+  function detailOf(data) {
+    const detail = data && data.detail;
+    if (Array.isArray(detail)) return detail.map((d) => d.msg ?? JSON.stringify(d)).join('; ');
+    return detail ? String(detail) : '';
+  }
+
+  async function api(path, { method = 'GET', params = null, form = null } = {}) {
+    const url = new URL(API + path, location.origin);
+    for (const [k, v] of Object.entries(params ?? {})) url.searchParams.set(k, v);
+    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (form) init.body = new URLSearchParams(form);
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch {
+      throw new ApiError(0, t('error.network'));
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, detailOf(data) || response.statusText);
+    return data;
+  }
+
+  // ---- time ---------------------------------------------------------------------------------
+  // Times are handled as "wall-clock milliseconds": the Marseille wall clock read as if it
+  // were UTC. The timeline's bins arrive in that form already (naive local ISO strings).
+
+  const partsFormat = new Intl.DateTimeFormat('en-US', {
+    timeZone: CITY_TZ, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
+    hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+
+  /** Marseille wall clock of an instant (a Date), in wall-clock ms. */
+  function wallOf(date) {
+    const p = Object.fromEntries(partsFormat.formatToParts(date).map((x) => [x.type, x.value]));
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  }
+
+  /** The instant at which Marseille's wall clock shows `wall` (two passes settle DST edges). */
+  function instantOf(wall) {
+    let guess = wall - (wallOf(new Date(wall)) - wall);
+    guess = wall - (wallOf(new Date(guess)) - guess);
+    return new Date(guess);
+  }
+
+  /** Wall-clock ms of an ISO string: with an offset it is an instant, without one local time. */
+  function wallOfIso(iso) {
+    if (/(Z|[+-]\d\d:?\d\d)$/i.test(iso)) return wallOf(new Date(iso));
+    return Date.parse(`${iso.length === 10 ? `${iso}T00:00:00` : iso}Z`);
+  }
+
+  /** ISO UTC without milliseconds, e.g. 2024-07-01T22:00:00Z. */
+  function isoUtc(date) {
+    return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  const dateInputValue = (wall) => new Date(wall).toISOString().slice(0, 10);
+
+  /** A formatter of wall-clock ms in the page's language. */
+  function wallFormat(options) {
+    const format = new Intl.DateTimeFormat(LANG, { timeZone: 'UTC', ...options });
+    return (wall) => format.format(new Date(wall));
+  }
+  const fmtDay = wallFormat({ weekday: 'short', day: '2-digit', month: '2-digit' });
+  const fmtHour = wallFormat({ hour: '2-digit', minute: '2-digit' });
+  const fmtDateTime = wallFormat({
+    weekday: 'short', day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit',
+  });
+
+  // ---- page state ---------------------------------------------------------------------------
+
+  let sources = [];
+  let zones = null;
+  const zoneNames = new Map();
+  let dashboardStarted = false;
+  let loadSeq = 0;
+  let lastTimeline = null;
+
+  function setReady(value) {
+    body.dataset.ready = value;
+    state.ready = value === '1';
+  }
+
+  function showError(message) {
+    const el = $('error');
+    el.textContent = message;
+    el.hidden = !message;
+    state.error = message || null;
+  }
+
+  function showLogin(message = '') {
+    $('login').hidden = false;
+    $('dashboard').hidden = true;
+    $('user').hidden = true;
+    $('login-error').textContent = message;
+    $('login-username').focus();
+    setReady('0');
+  }
+
+  function showUser(user) {
+    $('user-name').textContent = user.username;
+    $('user-role').textContent = label('role', user.role);
+    $('user').hidden = false;
+    $('login').hidden = true;
+    $('dashboard').hidden = false;
+  }
+
+  // ---- controls and URL ---------------------------------------------------------------------
+  // The selection lives in the URL (?source=…&start=…), so that the FR/EN switch, a reload or
+  // a shared link keep it.
+
+  function readControls() {
+    return {
+      source: $('ctl-source').value,
+      start: $('ctl-start').value,
+      days: Number($('ctl-days').value),
+      level: $('ctl-level').value,
+      resolution: Number($('ctl-resolution').value),
+    };
+  }
+
+  function syncUrl(sel) {
+    const params = new URLSearchParams({
+      lang: LANG, source: sel.source, start: sel.start, days: sel.days, level: sel.level,
+      resolution: sel.resolution,
+    });
+    history.replaceState(null, '', `?${params}`);
+    for (const link of document.querySelectorAll('nav.lang a[data-lang]')) {
+      params.set('lang', link.dataset.lang);
+      link.href = `?${params}`;
+    }
+  }
+
+  /** Set a <select>/<input> from the URL when the URL's value is a valid choice. */
+  function setIfValid(id, value) {
+    const el = $(id);
+    if (value == null) return;
+    if (el.tagName === 'SELECT' && ![...el.options].some((o) => o.value === value)) return;
+    el.value = value;
+  }
+
+  function fillSourceSelect() {
+    const select = $('ctl-source');
+    select.replaceChildren();
+    const groups = new Map();
+    for (const source of sources) {
+      if (!groups.has(source.kind)) {
+        const group = document.createElement('optgroup');
+        group.label = label('kind', source.kind);
+        groups.set(source.kind, group);
+        select.append(group);
+      }
+      const option = new Option(source.label?.[LANG] ?? source.label?.fr ?? source.name, source.name);
+      groups.get(source.kind).append(option);
+    }
+  }
+
+  /** Default window: the last `days` local days of the data period (or up to today). */
+  function defaultStart(health, days) {
+    const end = health.data_period ? wallOfIso(health.data_period.end) : wallOf(new Date()) + DAY;
+    const lastDay = Math.floor((end - 1) / DAY) * DAY;
+    return dateInputValue(lastDay - (days - 1) * DAY);
+  }
+
+  function initControls(health) {
+    fillSourceSelect();
+    const url = new URLSearchParams(location.search);
+    setIfValid('ctl-source', url.get('source'));
+    setIfValid('ctl-days', url.get('days'));
+    setIfValid('ctl-level', url.get('level'));
+    setIfValid('ctl-resolution', url.get('resolution'));
+    const start = url.get('start');
+    const days = Number($('ctl-days').value);
+    $('ctl-start').value = /^\d{4}-\d{2}-\d{2}$/.test(start ?? '') ? start : defaultStart(health, days);
+    if (health.data_period) {
+      $('ctl-start').min = dateInputValue(wallOfIso(health.data_period.start));
+      $('ctl-start').max = dateInputValue(wallOfIso(health.data_period.end) - 1);
+    }
+    $('ctl-resolution').disabled = $('ctl-level').value !== 'cell';
+  }
+
+  // ---- map ----------------------------------------------------------------------------------
+
+  function bounds(fc) {
+    const box = [Infinity, Infinity, -Infinity, -Infinity];
+    const walk = (coords) => {
+      if (typeof coords[0] === 'number') {
+        box[0] = Math.min(box[0], coords[0]); box[1] = Math.min(box[1], coords[1]);
+        box[2] = Math.max(box[2], coords[0]); box[3] = Math.max(box[3], coords[1]);
+      } else coords.forEach(walk);
+    };
+    fc.features.forEach((f) => f.geometry && walk(f.geometry.coordinates));
+    return [[box[0], box[1]], [box[2], box[3]]];
+  }
+
+  /** Diagonal stripes for suppressed places, made in memory: no sprite file needed offline. */
+  function hatchImage(size = 8) {
+    const data = new Uint8Array(size * size * 4);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const stripe = (x + y) % size < 2;
+        data.set(stripe ? [96, 96, 96, 230] : [220, 220, 220, 190], (y * size + x) * 4);
+      }
+    }
+    return { width: size, height: size, data };
+  }
+
+  const EMPTY = { type: 'FeatureCollection', features: [] };
+  const HAS_VALUE = ['==', ['typeof', ['get', 'value']], 'number'];
+
+  function createMap() {
+    return new Promise((resolve) => {
+      // No basemap (no tiles offline): sea-blue background, the arrondissements as land.
+      const map = new maplibregl.Map({
+        container: 'map',
+        style: {
+          version: 8, sources: {},
+          layers: [{ id: 'sea', type: 'background', paint: { 'background-color': '#bcd6e8' } }],
+        },
+        bounds: bounds(zones),
+        fitBoundsOptions: { padding: 16 },
+        dragRotate: false,
+        pitchWithRotate: false,
+        attributionControl: { compact: true },
+      });
+      map.touchZoomRotate.disableRotation();
+      map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+      map.on('load', () => {
+        map.addImage('hatch', hatchImage());
+        map.addSource('zones', { type: 'geojson', data: zones, attribution: t('map.attribution') });
+        map.addSource('choropleth', { type: 'geojson', data: EMPTY });
+        map.addSource('events', { type: 'geojson', data: EMPTY });
+        map.addLayer({ id: 'zones-fill', type: 'fill', source: 'zones', paint: { 'fill-color': '#f5f2ea' } });
+        map.addLayer({
+          id: 'choropleth-fill', type: 'fill', source: 'choropleth', filter: HAS_VALUE,
+          paint: { 'fill-color': RAMP[0], 'fill-opacity': 0.85 },
+        });
+        map.addLayer({
+          id: 'choropleth-suppressed', type: 'fill', source: 'choropleth',
+          filter: ['==', ['get', 'suppressed'], true], paint: { 'fill-pattern': 'hatch' },
+        });
+        map.addLayer({
+          id: 'choropleth-line', type: 'line', source: 'choropleth',
+          paint: { 'line-color': 'rgba(60, 40, 20, 0.25)', 'line-width': 0.5 },
+        });
+        map.addLayer({
+          id: 'zones-line', type: 'line', source: 'zones',
+          paint: { 'line-color': '#3d3d3d', 'line-width': 1.2 },
+        });
+        map.addLayer({
+          id: 'events-circle', type: 'circle', source: 'events',
+          paint: {
+            'circle-radius': 6, 'circle-color': '#5b2c83',
+            'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5,
+          },
+        });
+        addPopup(map);
+        resolve(map);
+      });
+    });
+  }
+
+  /** Text labels need glyph files we do not have offline: names are shown on hover instead. */
+  function addPopup(map) {
+    const popup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, maxWidth: '300px' });
+    const layers = ['events-circle', 'choropleth-fill', 'choropleth-suppressed', 'zones-fill'];
+    const show = (e) => {
+      const features = map.queryRenderedFeatures(e.point, { layers });
+      if (!features.length) {
+        popup.remove();
+        return;
+      }
+      const lines = [];
+      const byLayer = (id) => features.find((f) => f.layer.id === id);
+      const event = byLayer('events-circle');
+      const zone = byLayer('zones-fill');
+      const place = byLayer('choropleth-fill') ?? byLayer('choropleth-suppressed');
+      if (event) {
+        const p = event.properties;
+        lines.push(t('popup.event', { title: p.title, venue: p.venue }), fmtDateTime(wallOfIso(p.start)));
+      }
+      if (zone) lines.push(zone.properties.name);
+      if (place) {
+        const p = place.properties;
+        if (!zoneNames.has(p.place)) lines.push(t('popup.cell', { cell: p.place }));
+        // GeoJSON properties come back from the worker as strings or numbers; null is kept.
+        const suppressed = p.suppressed === true || p.suppressed === 'true';
+        lines.push(suppressed ? t('popup.suppressed') : t('popup.value', { value: NUM.format(p.value) }));
+      }
+      const content = document.createElement('div');
+      for (const line of lines) content.append(Object.assign(document.createElement('div'), { textContent: line }));
+      popup.setLngLat(e.lngLat).setDOMContent(content).addTo(map);
+    };
+    map.on('mousemove', show);
+    map.on('click', show);
+    map.getCanvas().addEventListener('mouseleave', () => popup.remove());
+  }
+
+  function mapIdle(map) {
+    return new Promise((resolve) => map.once('idle', resolve));
+  }
+
+  // ---- choropleth and legend ----------------------------------------------------------------
+
+  /** Up to `classes` quantile classes: ascending thresholds strictly above the minimum. */
+  function classBreaks(values, classes = RAMP.length) {
+    const sorted = [...values].sort((a, b) => a - b);
+    const breaks = [];
+    for (let i = 1; i < classes; i++) {
+      const v = sorted[Math.floor((i * sorted.length) / classes)];
+      if (v > sorted[0] && (breaks.length === 0 || v > breaks.at(-1))) breaks.push(v);
+    }
+    const n = breaks.length + 1;
+    // Spread the classes over the whole ramp, so two classes are still far apart in colour.
+    const colors = Array.from({ length: n }, (_, i) =>
+      RAMP[n === 1 ? 2 : Math.round((i * (RAMP.length - 1)) / (n - 1))]);
+    return { min: sorted[0], max: sorted.at(-1), breaks, colors };
+  }
+
+  function fillColor(classes) {
+    const expr = ['step', ['to-number', ['get', 'value'], 0], classes.colors[0]];
+    classes.breaks.forEach((b, i) => expr.push(b, classes.colors[i + 1]));
+    return expr;
+  }
+
+  function drawLegend(source, classes, suppressedCount, k) {
+    const legend = $('legend');
+    legend.replaceChildren();
+    const title = document.createElement('div');
+    title.className = 'legend-title';
+    title.textContent = t('legend.title', { metric: label('metric', source?.metric ?? source?.name) });
+    legend.append(title);
+    const row = (swatchClass, color, text) => {
+      const div = document.createElement('div');
+      div.className = 'legend-row';
+      const swatch = document.createElement('span');
+      swatch.className = `swatch ${swatchClass}`;
+      if (color) swatch.style.background = color;
+      div.append(swatch, document.createTextNode(text));
+      legend.append(div);
+    };
+    if (classes) {
+      classes.colors.forEach((color, i) => {
+        const lo = i === 0 ? classes.min : classes.breaks[i - 1];
+        const hi = i === classes.colors.length - 1 ? classes.max : classes.breaks[i];
+        row('', color, lo === hi ? NUM.format(lo) : `${NUM.format(lo)} – ${NUM.format(hi)}`);
+      });
+    } else {
+      row('swatch-empty', null, t('legend.no_data'));
+    }
+    if (suppressedCount > 0 || k != null) {
+      row('swatch-suppressed', null, k == null ? t('legend.suppressed_no_k') : t('legend.suppressed', { k }));
+    }
+  }
+
+  /** What the gate granted: the map's place level and the timeline's time bin (the map itself
+   * sums the whole window, so its own bin says nothing about time detail). */
+  function drawGranted(granted, timeBin, k, sel) {
+    if (!granted) {
+      $('granted').textContent = '';
+      return;
+    }
+    const level = granted.level === 'cell'
+      ? t('granted.level.cell', { resolution: granted.resolution ?? sel.resolution })
+      : label('granted.level', granted.level);
+    const params = { level, bin: label('granted.bin', timeBin ?? granted.bin), k };
+    let text = t(k == null ? 'granted.line_no_k' : 'granted.line', params);
+    const coarsened = granted.level !== sel.level
+      || (granted.level === 'cell' && granted.resolution != null && granted.resolution !== sel.resolution);
+    if (coarsened) text += ` ${t('granted.coarsened')}`;
+    $('granted').textContent = text;
+  }
+
+  // ---- timeline -----------------------------------------------------------------------------
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  function svg(tag, attrs, parent, title) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    if (title) {
+      const tip = document.createElementNS(SVG_NS, 'title');
+      tip.textContent = title;
+      el.append(tip);
+    }
+    parent.append(el);
+    return el;
+  }
+
+  /** 1, 2 or 5 times a power of ten, at least `v`. */
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    const p = 10 ** Math.floor(Math.log10(v));
+    return [1, 2, 5, 10].map((m) => m * p).find((c) => c >= v);
+  }
+
+  function drawTimeline(data) {
+    lastTimeline = data;
+    const { series, bin, events, win, sourceLabel } = data;
+    const el = $('timeline');
+    el.replaceChildren();
+    if (!series.length) {
+      el.textContent = t('timeline.empty');
+      return;
+    }
+    const width = Math.max(320, el.clientWidth || 800);
+    const height = 190;
+    const m = { top: 16, right: 12, bottom: 26, left: 46 };
+    const span = win.endWall - win.startWall;
+    const x = (wall) => m.left + ((wall - win.startWall) / span) * (width - m.left - m.right);
+    const values = series.filter((b) => typeof b.value === 'number').map((b) => b.value);
+    const ymax = niceMax(Math.max(0, ...values));
+    const base = height - m.bottom;
+    const y = (v) => base - (v / ymax) * (base - m.top);
+    const suppressed = series.filter((b) => b.suppressed).length;
+
+    const root = svg('svg', {
+      viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
+      'aria-label': t('timeline.label', {
+        source: sourceLabel, start: fmtDay(win.startWall), end: fmtDay(win.endWall - 1),
+        bins: series.length, suppressed, events: events.length,
+      }),
+    }, el);
+
+    // Axes: y at 0, half and max; x at hours, days or 5-day steps depending on the window.
+    for (const v of [0, ymax / 2, ymax]) {
+      svg('line', { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v), class: 'grid' }, root);
+      svg('text', { x: m.left - 6, y: y(v) + 4, class: 'tick tick-y' }, root).textContent = NUM.format(v);
+    }
+    const tickStep = span <= DAY ? 3 * HOUR : span <= 10 * DAY ? DAY : 5 * DAY;
+    const tickLabel = tickStep < DAY ? fmtHour : fmtDay;
+    for (let w = win.startWall; w < win.endWall; w += tickStep) {
+      svg('line', { x1: x(w), x2: x(w), y1: base, y2: base + 4, class: 'axis' }, root);
+      svg('text', { x: x(w) + 2, y: height - 8, class: 'tick' }, root).textContent = tickLabel(w);
+    }
+
+    // Bars; a suppressed bin is a gap with a grey strip on the axis, so it is not read as zero.
+    const step = BIN_MS[bin] ?? HOUR;
+    for (const b of series) {
+      const start = wallOfIso(b.bin_start);
+      const x0 = x(start);
+      const w = Math.max(0.5, x(start + step) - x0 - (step === HOUR && span > 2 * DAY ? 0 : 1));
+      const when = step < DAY ? fmtDateTime(start) : fmtDay(start);
+      if (b.suppressed) {
+        svg('rect', { x: x0, y: base - 3, width: w, height: 3, class: 'bar-suppressed' }, root,
+          `${when} — ${t('timeline.key.suppressed')}`);
+      } else if (typeof b.value === 'number') {
+        svg('rect', { x: x0, y: y(b.value), width: w, height: base - y(b.value), class: 'bar' }, root,
+          `${when} — ${NUM.format(b.value)}`);
+      }
+    }
+
+    // Planned events: a band over their duration and a marker at their start.
+    for (const ev of events) {
+      const s = Math.max(win.startWall, wallOfIso(ev.start));
+      const e = Math.min(win.endWall, wallOfIso(ev.end ?? ev.start));
+      if (e < win.startWall || s > win.endWall) continue;
+      const tip = `${ev.title} — ${ev.venue ?? ''} (${fmtDateTime(wallOfIso(ev.start))})`;
+      svg('rect', { x: x(s), y: m.top, width: Math.max(1, x(e) - x(s)), height: base - m.top, class: 'event-band' }, root, tip);
+      svg('path', { d: `M${x(s) - 5},${m.top - 10} h10 l-5,8 z`, class: 'event-marker' }, root, tip);
+    }
+  }
+
+  function drawEventList(events) {
+    const list = $('events');
+    list.replaceChildren();
+    if (!events.length) {
+      list.append(Object.assign(document.createElement('li'), { textContent: t('events.none') }));
+      return;
+    }
+    for (const ev of events) {
+      const parts = [fmtDateTime(wallOfIso(ev.start)), ev.title, ev.venue].filter(Boolean);
+      if (ev.expected_attendance != null) {
+        parts.push(t('events.attendance', { n: NUM.format(ev.expected_attendance) }));
+      }
+      list.append(Object.assign(document.createElement('li'), { textContent: parts.join(' · ') }));
+    }
+  }
+
+  function eventsGeojson(events) {
+    return {
+      type: 'FeatureCollection',
+      features: events.filter((ev) => ev.lat != null && ev.lon != null).map((ev) => ({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [ev.lon, ev.lat] },
+        properties: { title: ev.title, venue: ev.venue ?? '', start: ev.start },
+      })),
+    };
+  }
+
+  // ---- loading a selection ------------------------------------------------------------------
+
+  async function loadSelection() {
+    const seq = ++loadSeq;
+    const map = window.belvedere.map;
+    setReady('0');
+    $('status').textContent = t('status.loading');
+    const sel = readControls();
+    syncUrl(sel);
+    const startWall = Date.parse(`${sel.start}T00:00:00Z`);
+    const win = { startWall, endWall: startWall + sel.days * DAY };
+    const start = isoUtc(instantOf(win.startWall));
+    const end = isoUtc(instantOf(win.endWall));
+    const mapParams = { source: sel.source, start, end, level: sel.level };
+    if (sel.level === 'cell') mapParams.resolution = sel.resolution;
+
+    try {
+      const [fc, timeline, events] = await Promise.all([
+        api('/situation/map', { params: mapParams }),
+        api('/situation/timeline', { params: { source: sel.source, start, end, bin: 'hour' } }),
+        api('/events', { params: { start, end } }),
+      ]);
+      if (seq !== loadSeq) return; // a newer selection superseded this one
+
+      // A zone-level answer may leave geometry to the client: take the zone's own.
+      for (const f of fc.features) {
+        if (!f.geometry && zoneNames.has(f.properties.place)) {
+          f.geometry = zones.features.find((z) => z.properties.zone_id === f.properties.place).geometry;
+        }
+      }
+      const values = fc.features.map((f) => f.properties.value).filter((v) => typeof v === 'number');
+      const suppressedCount = fc.features.filter((f) => f.properties.suppressed).length;
+      const classes = values.length ? classBreaks(values) : null;
+      const source = sources.find((s) => s.name === sel.source);
+
+      map.getSource('choropleth').setData(fc);
+      if (classes) map.setPaintProperty('choropleth-fill', 'fill-color', fillColor(classes));
+      map.getSource('events').setData(eventsGeojson(events));
+      drawLegend(source, classes, suppressedCount, fc.k);
+      drawGranted(fc.granted, timeline.granted?.bin, fc.k ?? timeline.k, sel);
+      const sourceLabel = source?.label?.[LANG] ?? sel.source;
+      drawTimeline({ series: timeline.series, bin: timeline.granted?.bin, events, win, sourceLabel });
+      drawEventList(events);
+
+      Object.assign(state, {
+        source: sel.source, level: sel.level, resolution: sel.resolution, start, end,
+        featureCount: fc.features.length, nonNullCount: values.length,
+        granted: fc.granted ?? null, k: fc.k ?? null, values,
+        timelineValues: timeline.series.map((b) => b.value).filter((v) => typeof v === 'number'),
+      });
+      showError('');
+      await mapIdle(map);
+      if (seq !== loadSeq) return;
+      $('status').textContent = '';
+      setReady('1');
+    } catch (err) {
+      if (seq !== loadSeq) return;
+      $('status').textContent = '';
+      if (err.status === 401) {
+        showLogin(t('login.error.expired'));
+        return;
+      }
+      showError(t('error.load', { detail: err.message }));
+      setReady('error');
+    }
+  }
+
+  // ---- start-up, login, logout --------------------------------------------------------------
+
+  async function startDashboard(user) {
+    showUser(user);
+    if (dashboardStarted) {
+      await loadSelection();
+      return;
+    }
+    if (typeof maplibregl === 'undefined') {
+      showError(t('map.missing_library'));
+      setReady('error');
+      return;
+    }
+    setReady('0');
+    try {
+      const [health, sourceList, zoneFc] = await Promise.all([
+        api('/health'), api('/sources'), api('/zones'),
+      ]);
+      sources = sourceList;
+      zones = zoneFc;
+      for (const f of zones.features) zoneNames.set(f.properties.zone_id, f.properties.name);
+      state.zonesLoaded = zoneNames.size;
+      initControls(health);
+      window.belvedere.map = await createMap();
+      dashboardStarted = true;
+    } catch (err) {
+      if (err.status === 401) {
+        showLogin(t('login.error.expired'));
+      } else {
+        showError(t('error.load', { detail: err.message }));
+        setReady('error');
+      }
+      return;
+    }
+    await loadSelection();
+  }
+
+  async function onLogin(event) {
+    event.preventDefault();
+    const button = $('login-submit');
+    const form = event.target;
+    $('login-error').textContent = '';
+    button.disabled = true;
+    button.textContent = t('login.pending');
+    try {
+      const user = await api('/auth/login', {
+        method: 'POST',
+        form: { username: form.username.value, password: form.password.value },
+      });
+      form.password.value = '';
+      await startDashboard(user);
+    } catch (err) {
+      $('login-error').textContent = err.status === 401
+        ? t('login.error.bad_credentials')
+        : t('login.error.generic', { detail: err.message });
+    } finally {
+      button.disabled = false;
+      button.textContent = t('login.submit');
+    }
+  }
+
+  async function onLogout() {
+    try {
+      await api('/auth/logout', { method: 'POST' });
+    } finally {
+      // A fresh page: nothing released to the previous session stays in memory.
+      location.assign(`?lang=${LANG}`);
+    }
+  }
+
+  function wireUi() {
+    $('login-form').addEventListener('submit', onLogin);
+    $('logout').addEventListener('click', onLogout);
+    $('controls').addEventListener('submit', (e) => {
+      e.preventDefault();
+      loadSelection();
+    });
+    $('controls').addEventListener('change', (e) => {
+      if (e.target.id === 'ctl-level') $('ctl-resolution').disabled = e.target.value !== 'cell';
+      if (e.target.id === 'ctl-start' && !e.target.value) return; // half-typed date
+      loadSelection();
+    });
+    let resizeTimer = null;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => lastTimeline && drawTimeline(lastTimeline), 150);
+    });
+  }
+
+  async function boot() {
+    wireUi();
+    // No session cookie: no need to ask /auth/me (and log a 401) to know we must log in.
+    if (body.dataset.session !== '1') {
+      showLogin();
+      return;
+    }
+    try {
+      await startDashboard(await api('/auth/me'));
+    } catch (err) {
+      showLogin(err.status === 401 ? '' : t('login.error.generic', { detail: err.message }));
+    }
+  }
+
+  boot();
+})();
