@@ -21,7 +21,6 @@ from belvedere.privacy import audit
 from belvedere.privacy.release import Actor, release
 from belvedere.privacy.users import add_user
 from belvedere.settings import SETTINGS, setting
-from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import IngestReport, ingest_folder
 from belvedere.store.base import Bin, Level, SituationQuery
 from belvedere.store.duckdb_store import DuckDBStore
@@ -64,6 +63,8 @@ def simulate(
     start: Annotated[str | None, typer.Option(help="First local day, YYYY-MM-DD.")] = None,
 ) -> None:
     """Write a synthetic Marseille: every feed in its native format, plus truth/."""
+    from belvedere.simulate import simulate_city  # imported late: numpy-heavy, CLI starts fast
+
     first = date.fromisoformat(start) if start else None
     with _progress() as bar:
         task = bar.add_task("simulating", total=None)

@@ -45,6 +45,7 @@ import numpy as np
 from belvedere.simulate.calendar import CONCERT, DEMONSTRATION, FESTIVAL, MATCH, SimEvent
 from belvedere.simulate.clock import HOUR
 from belvedere.simulate.geography import City
+from belvedere.simulate.intensity import ZoneHourRate
 
 _SUBSAMPLES = 12
 
@@ -241,6 +242,46 @@ def sample_event_points(rng: np.random.Generator, city: City, events: list[SimEv
         return np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, dtype=str)
     utc, lat, lon, label = (np.concatenate(cols) for cols in zip(*parts, strict=True))
     return utc, lat, lon, label
+
+
+def point_truths(events: list[SimEvent], feed: str, rate: ZoneHourRate,
+                 factor: float = 1.0) -> list[EffectTruth]:
+    """Truth of the effects on a point feed: expected records within ``truth_radius_m`` of
+    the venue or route during the effect's window, background (from ``rate``) vs extra.
+
+    ``factor`` scales both (the police log's near-repeat offspring, 1/(1 − n)).
+    """
+    truths = []
+    for event, effect in effects_on(events, feed):
+        t0, t1 = effect_window(event, effect)
+        near = rate.fraction_within(event.distance_m, effect.truth_radius_m)
+        # The extra records are Gaussian around their anchor: their mass within the radius.
+        mass = 1.0 - np.exp(-0.5 * (effect.truth_radius_m / effect.sigma_m) ** 2)
+        truths.append(EffectTruth(event.event_id, feed, f"within {effect.truth_radius_m:.0f} m",
+                                  t0, t1, rate.expected(t0, t1, near) * factor,
+                                  float(effect.amount(event) * mass * factor)))
+    return truths
+
+
+def add_grid_effect(event: SimEvent, effect: Effect, offsets_h: np.ndarray, width_h: float,
+                    weights: np.ndarray, extra: np.ndarray, *, density: bool,
+                    base: np.ndarray, scope: np.ndarray, scope_name: str) -> EffectTruth:
+    """Add one effect to a (time bins × columns) grid of expectations, in place.
+
+    ``offsets_h`` are the bins' starts in hours from the event's start; ``weights`` the share
+    of each column (cell, camera, station, hospital × motif). The time profile enters as a
+    level (peak 1: people present, people counted) or, when ``density``, as the share of the
+    total falling in each bin (boardings, arrivals). Returns the truth over the ``scope``
+    columns and the bins the profile touches.
+    """
+    profile = effect.profile
+    shape = profile.mass(offsets_h, width_h) if density else profile.level(offsets_h, width_h)
+    rows = np.flatnonzero(shape > 0)
+    added = effect.amount(event) * np.outer(shape[rows], weights)
+    extra[rows] += added
+    t0, t1 = effect_window(event, effect)
+    return EffectTruth(event.event_id, effect.feed, scope_name, t0, t1,
+                       float(base[np.ix_(rows, scope)].sum()), float(added[:, scope].sum()))
 
 
 def effects_table() -> dict[str, list[dict[str, Any]]]:

@@ -74,6 +74,23 @@ class PoliceParams:
     offspring_sigma_m: float = 120.0
     offspring_keep_category: float = 0.7
     max_generations: int = 8
+    categories_day: Shares = field(default_factory=lambda: {
+        "VOL_SIMPLE": 0.22, "VOL_VIOLENCE": 0.06, "CAMBRIOLAGE": 0.08, "VIOLENCES": 0.07,
+        "RIXE": 0.02, "DEGRADATION": 0.08, "TROUBLE_OTP": 0.08, "TAPAGE": 0.04, "IVRESSE": 0.03,
+        "ACCIDENT_CIRC": 0.12, "STUPEFIANTS": 0.06, "STATIONNEMENT": 0.10, "DIFFEREND": 0.04})
+    categories_night: Shares = field(default_factory=lambda: {
+        "VOL_SIMPLE": 0.12, "VOL_VIOLENCE": 0.06, "CAMBRIOLAGE": 0.04, "VIOLENCES": 0.08,
+        "RIXE": 0.06, "DEGRADATION": 0.08, "TROUBLE_OTP": 0.10, "TAPAGE": 0.16, "IVRESSE": 0.12,
+        "ACCIDENT_CIRC": 0.05, "STUPEFIANTS": 0.07, "STATIONNEMENT": 0.02, "DIFFEREND": 0.04})
+    night_level: Hourly = (1, 1, 1, 1, 1, 1, 0.6, 0.2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.1, 0.3,
+                           0.5, 0.7, 0.9, 1)  # blend of the day (0) and night (1) mixes
+    origine: Shares = field(default_factory=lambda: {
+        "appel_public": 0.6, "patrouille": 0.28, "videoprotection": 0.08, "pompiers": 0.04})
+    origine_patrol_categories: tuple[str, ...] = ("STUPEFIANTS", "STATIONNEMENT", "IVRESSE")
+    origine_patrol_share: float = 0.75  # these are mostly found by patrols
+    gravite: tuple[float, float, float] = (0.6, 0.3, 0.1)
+    gravite_serious: tuple[float, float, float] = (0.2, 0.5, 0.3)
+    serious_categories: tuple[str, ...] = ("VOL_VIOLENCE", "VIOLENCES", "RIXE")
     pii_share: float = 0.12  # narratives carrying a fake name, phone number or plate
     burst_sigma_m: float = 300.0  # spread of an anomalous burst around its centre
 

@@ -42,3 +42,10 @@ def stream(seed: int, name: str, *keys: int) -> np.random.Generator:
     return np.random.default_rng(
         np.random.SeedSequence(seed, spawn_key=(STREAMS.index(name), *keys))
     )
+
+
+def draw_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
+    """One column index per row of a (rows × choices) probability matrix, in bulk."""
+    cum = np.cumsum(probabilities, axis=1)
+    picks = (rng.random(len(cum))[:, None] > cum).sum(axis=1)
+    return np.minimum(picks, cum.shape[1] - 1)

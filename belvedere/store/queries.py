@@ -34,7 +34,7 @@ def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
     )
     mea = measurements.filter(_.value.notnull()).select(
         source=_.source,
-        metric=_.metric,
+        metric=_.metric.cast("string"),  # nullable like the literal above, for the union
         category=_.category,
         ts=_.start,
         ts_local=_.start_local,

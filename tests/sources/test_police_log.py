@@ -71,7 +71,7 @@ def test_every_police_row_is_stored_duplicate_or_quarantined(tmp_path: Path) -> 
     assert batch.quarantine_rules == {"no_place": 1, "no_id": 1}
     assert db.count("incidents", "police_log") == 2
     cats = {r["source_category"]: r["category"] for r in
-            db._con.execute("select source_category, category from incidents").to_arrow_table()
+            db._con.sql("select source_category, category from incidents").to_arrow_table()
             .to_pylist()}
     assert cats["INCONNU"] == "other"
     q = db.quarantined("police_log").to_pylist()

@@ -24,7 +24,7 @@
   const state = {
     source: null, level: null, resolution: null, start: null, end: null,
     featureCount: 0, nonNullCount: 0, zonesLoaded: 0, ready: false,
-    granted: null, k: null, values: [], timelineValues: [], error: null,
+    granted: null, timeBin: null, k: null, values: [], timelineValues: [], error: null,
   };
   window.belvedere = { map: null, state };
 
@@ -419,7 +419,8 @@
     const params = { level, bin: label('granted.bin', timeBin ?? granted.bin), k };
     let text = t(k == null ? 'granted.line_no_k' : 'granted.line', params);
     const coarsened = granted.level !== sel.level
-      || (granted.level === 'cell' && granted.resolution != null && granted.resolution !== sel.resolution);
+      || (granted.level === 'cell' && granted.resolution != null && granted.resolution !== sel.resolution)
+      || (timeBin != null && timeBin !== 'hour');
     if (coarsened) text += ` ${t('granted.coarsened')}`;
     $('granted').textContent = text;
   }
@@ -588,7 +589,7 @@
       Object.assign(state, {
         source: sel.source, level: sel.level, resolution: sel.resolution, start, end,
         featureCount: fc.features.length, nonNullCount: values.length,
-        granted: fc.granted ?? null, k: fc.k ?? null, values,
+        granted: fc.granted ?? null, timeBin: timeline.granted?.bin ?? null, k: fc.k ?? null, values,
         timelineValues: timeline.series.map((b) => b.value).filter((v) => typeof v === 'number'),
       });
       showError('');

@@ -1,0 +1,292 @@
+"""The dashboard in a real headless Chromium, against the real app over a simulated store.
+
+The browser tests (marked ``browser``) log in, wait for ``document.body.dataset.ready``, and
+read what the page exposes in ``window.belvedere`` (the MapLibre map and a small state). Every
+test also checks that the page logged no error and asked nothing from another origin (the
+dashboard must work offline). A few fast tests without a browser check the page's languages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from belvedere.web import pages
+from belvedere.web.i18n import SUPPORTED_LANGUAGES, strings
+
+FEEDS = {
+    "police_log",
+    "cctv",
+    "fire_ems",
+    "field_reports",
+    "mobile_presence",
+    "transit",
+    "hospital_ed",
+    "events",
+}
+READY_TIMEOUT_MS = 30_000
+OWNER_SCREENSHOT = Path("/tmp/belvedere-dashboard.png")
+
+
+@dataclass
+class Watch:
+    """What a page did wrong: console errors, uncaught exceptions, requests to other origins."""
+
+    origin: str
+    errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("request", self._on_request)
+
+    def _on_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _on_request(self, request: Any) -> None:
+        # MapLibre's worker and images are blob:/data: URLs of the page itself.
+        if not request.url.startswith((self.origin, "blob:", "data:")):
+            self.foreign_requests.append(request.url)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], f"console errors: {self.errors}"
+        assert self.foreign_requests == [], f"requests left the app: {self.foreign_requests}"
+
+
+@dataclass
+class Session:
+    page: Any
+    watch: Watch
+
+
+@pytest.fixture
+def open_session(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A factory: a fresh browser context (own cookies) on the dashboard, logged in or not."""
+    contexts: list[Any] = []
+
+    def _open(credentials: tuple[str, str] | None, locale: str = "fr-FR") -> Session:
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(READY_TIMEOUT_MS)
+        watch = Watch(live_server.url)
+        watch.attach(page)
+        page.goto(f"{live_server.url}/")
+        if credentials:
+            login(page, *credentials)
+            wait_ready(page)
+        return Session(page, watch)
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def login(page: Any, username: str, password: str) -> None:
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+
+
+def wait_ready(page: Any, source: str | None = None) -> None:
+    """Wait until the page drew the selection (of ``source``), or failed to."""
+    page.wait_for_function(
+        """(source) => {
+            const ready = document.body.dataset.ready;
+            if (ready === 'error') return true;
+            return ready === '1' && (source === null || window.belvedere.state.source === source);
+        }""",
+        arg=source,
+    )
+    state = page.evaluate("document.body.dataset.ready")
+    assert state == "1", f"the page failed to load: {page.text_content('#error')}"
+
+
+def page_state(page: Any) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate("window.belvedere.state")
+    return state
+
+
+def zone_ids_on_map(page: Any) -> tuple[set[str], set[str]]:
+    """Distinct zone ids in the map's ``zones`` source data, and among its rendered features."""
+    data = page.evaluate(
+        """async () => {
+            const map = window.belvedere.map;
+            const data = await map.getSource('zones').getData();
+            return {
+                data: data.features.map((f) => f.properties.zone_id),
+                rendered: map.querySourceFeatures('zones').map((f) => f.properties.zone_id),
+            };
+        }"""
+    )
+    return set(data["data"]), set(data["rendered"])
+
+
+# ---- browser tests --------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_operator_sees_the_arrondissements_and_every_feed(
+    open_session: Any, users: dict[str, tuple[str, str]], tmp_path: Path
+) -> None:
+    session = open_session(users["operator"])
+    page = session.page
+
+    data_ids, rendered_ids = zone_ids_on_map(page)
+    assert len(data_ids) == 16
+    assert rendered_ids == data_ids
+    state = page_state(page)
+    assert state["zonesLoaded"] == 16
+    assert state["source"] == "police_log"
+    assert state["nonNullCount"] > 0, "the police-log choropleth is empty"
+    assert page.text_content("#user-name") == users["operator"][0]
+    assert page.text_content("#user-role") == strings("fr")["role.operator"]
+
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    shutil.copyfile(tmp_path / "dashboard.png", OWNER_SCREENSHOT)
+
+    options = page.eval_on_selector_all("#ctl-source option", "os => os.map((o) => o.value)")
+    assert set(options) == FEEDS
+    for source in options:
+        page.select_option("#ctl-source", source)
+        wait_ready(page, source)
+        state = page_state(page)
+        assert isinstance(state["featureCount"], int), source
+        assert state["nonNullCount"] <= state["featureCount"], source
+        assert not page.is_visible("#error"), f"{source}: {page.text_content('#error')}"
+    session.watch.assert_clean()
+
+
+@pytest.mark.browser
+def test_language_switch_keeps_the_session_and_translates_the_page(
+    open_session: Any, users: dict[str, tuple[str, str]]
+) -> None:
+    session = open_session(users["operator"])
+    page = session.page
+    en = strings("en")
+
+    page.click("nav.lang a[data-lang=en]")
+    page.wait_for_url(re.compile(r"[?&]lang=en"))
+    wait_ready(page)
+
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.text_content("label[for=ctl-days]") == en["controls.duration"]
+    assert page.text_content("#logout") == en["auth.logout"]
+    selected = page.eval_on_selector("#ctl-source", "s => s.selectedOptions[0].textContent")
+    assert selected == "Municipal police log"
+    assert page.text_content("#granted").startswith("Detail granted:")
+    session.watch.assert_clean()
+
+
+@pytest.mark.browser
+def test_analyst_is_granted_arrondissement_by_day_and_sees_no_count_below_k(
+    open_session: Any, users: dict[str, tuple[str, str]], tmp_path: Path
+) -> None:
+    session = open_session(users["analyst"])
+    page = session.page
+    fr = strings("fr")
+
+    state = page_state(page)
+    assert state["granted"]["level"] == "zone"
+    assert state["timeBin"] == "day"
+    k = state["k"]
+    assert isinstance(k, int) and k > 1
+    granted = page.text_content("#granted")
+    assert f"{fr['granted.level.zone']} × {fr['granted.bin.day']}" in granted
+    assert f"k = {k}" in granted
+    assert fr["legend.suppressed"].format(k=k) in page.inner_text("#legend")
+
+    # Nothing under k on the map or the timeline: the values drawn are those of the page's data.
+    drawn = page.evaluate(
+        """async () => (await window.belvedere.map.getSource('choropleth').getData())
+            .features.map((f) => f.properties.value)"""
+    )
+    assert [v for v in drawn if v is not None and v < k] == []
+    assert [v for v in state["values"] if v < k] == []
+    assert [v for v in state["timelineValues"] if v < k] == []
+    assert state["nonNullCount"] > 0, "the analyst sees no released value at all"
+    page.screenshot(path=str(tmp_path / "dashboard-analyst.png"), full_page=True)
+    session.watch.assert_clean()
+
+
+@pytest.mark.browser
+def test_wrong_password_is_refused_in_the_chosen_language(
+    open_session: Any, users: dict[str, tuple[str, str]]
+) -> None:
+    session = open_session(None, locale="en-GB")
+    page = session.page
+    assert page.get_attribute("html", "lang") == "en"
+    login(page, users["operator"][0], "not-the-password")
+    page.wait_for_function("document.getElementById('login-error').textContent !== ''")
+    assert page.text_content("#login-error") == strings("en")["login.error.bad_credentials"]
+    assert page.is_hidden("#dashboard")
+    # The refused login is an expected 401: the only console error allowed here.
+    assert all("401" in e for e in session.watch.errors), session.watch.errors
+    assert session.watch.foreign_requests == []
+
+
+# ---- without a browser ----------------------------------------------------------------------
+
+APP_JS = Path(pages.STATIC_DIR, "app.js").read_text("utf-8")
+
+
+def test_dictionaries_have_the_same_keys_and_cover_app_js() -> None:
+    fr, en = (strings(lang) for lang in SUPPORTED_LANGUAGES)
+    assert set(fr) == set(en)
+    used = set(re.findall(r"\bt\(\s*'([\w.]+)'", APP_JS))
+    assert used, "app.js should translate through t('key')"
+    assert sorted(used - set(fr)) == []
+    # label('prefix', value) looks up 'prefix.value' for the API's enumerations.
+    for prefix in set(re.findall(r"\blabel\(\s*'([\w.]+)'", APP_JS)):
+        assert any(key.startswith(f"{prefix}.") for key in fr), prefix
+
+
+@pytest.fixture(scope="module")
+def page_client() -> TestClient:
+    app = FastAPI()
+    app.include_router(pages.router)
+    pages.mount_static(app)
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("query", "accept_language", "expected"),
+    [
+        ("", None, "fr"),
+        ("", "en-US,en;q=0.9", "en"),
+        ("", "de-DE,en;q=0.5,fr;q=0.8", "fr"),
+        ("?lang=en", "fr-FR", "en"),
+        ("?lang=de", "en-GB", "en"),
+    ],
+)
+def test_page_language_is_the_query_then_accept_language_then_french(
+    page_client: TestClient, query: str, accept_language: str | None, expected: str
+) -> None:
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    response = page_client.get(f"/{query}", headers=headers)
+    assert response.status_code == 200
+    assert f'<html lang="{expected}">' in response.text
+    assert response.headers["content-language"] == expected
+    embedded = re.search(
+        r'<script id="i18n" type="application/json">(.*?)</script>', response.text, re.S
+    )
+    assert embedded and json.loads(embedded.group(1)) == strings(expected)
+
+
+def test_page_loads_nothing_from_another_origin(page_client: TestClient) -> None:
+    html = page_client.get("/").text
+    assert re.findall(r'(?:src|href)="(?:https?:)?//', html) == []
+    policy = page_client.get("/").headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self'" in policy
