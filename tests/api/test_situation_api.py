@@ -121,8 +121,8 @@ def test_map_for_an_operator_is_a_cell_choropleth(client: TestClient) -> None:
     source=st.sampled_from(["police_log", "hospital_ed"]),
 )
 def test_an_analyst_never_receives_a_count_below_k(
-    client: TestClient, analyst_headers: dict[str, str], first_hour: int, length_hours: int, zones: list[str], level: str,
-    time_bin: str, endpoint: str, source: str,
+    client: TestClient, analyst_headers: dict[str, str], first_hour: int, length_hours: int,
+    zones: list[str], level: str, time_bin: str, endpoint: str, source: str,
 ) -> None:
     start = START + timedelta(hours=first_hour)
     r = client.get(endpoint, headers=analyst_headers, params={
@@ -147,7 +147,8 @@ def test_each_answered_request_leaves_one_audit_line_shown_by_audit_tail(
         params = {"start": START.isoformat(), "end": (START + timedelta(days=3)).isoformat(),
                   "purpose": "analysis"}
         for _ in range(3):
-            assert client.get("/api/v1/situation", headers=headers, params=params).status_code == 200
+            answer = client.get("/api/v1/situation", headers=headers, params=params)
+            assert answer.status_code == 200
         client.cookies.clear()
         assert client.get("/api/v1/situation", params=params).status_code == 401  # not answered
         after = db.audit_rows()

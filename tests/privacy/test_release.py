@@ -58,7 +58,8 @@ def test_hospital_counts_are_thresholded_even_for_operators(filled: DuckDBStore)
     assert all(r["value"] is None or r["value"] >= DEFAULT_K for r in rows)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     first_day=st.integers(0, DAYS - 1),
     length_hours=st.integers(1, 24 * 10),
