@@ -165,6 +165,17 @@ def test_operator_sees_the_arrondissements_and_every_feed(
         assert isinstance(state["featureCount"], int), source
         assert state["nonNullCount"] <= state["featureCount"], source
         assert not page.is_visible("#error"), f"{source}: {page.text_content('#error')}"
+
+    # Arrondissements instead of cells: one feature per zone at most, granted as asked.
+    page.select_option("#ctl-source", "police_log")
+    wait_ready(page, "police_log")
+    page.select_option("#ctl-level", "zone")
+    page.wait_for_function("() => window.belvedere.state.level === 'zone'")
+    wait_ready(page, "police_log")
+    state = page_state(page)
+    assert state["granted"]["level"] == "zone"
+    assert 0 < state["nonNullCount"] <= state["featureCount"] <= 16
+    assert page.is_disabled("#ctl-resolution")
     session.watch.assert_clean()
 
 
@@ -186,6 +197,11 @@ def test_language_switch_keeps_the_session_and_translates_the_page(
     selected = page.eval_on_selector("#ctl-source", "s => s.selectedOptions[0].textContent")
     assert selected == "Municipal police log"
     assert page.text_content("#granted").startswith("Detail granted:")
+
+    page.click("#logout")
+    page.wait_for_selector("#login-form", state="visible")
+    assert page.text_content("#login-title") == en["login.title"]
+    assert page.is_hidden("#dashboard")
     session.watch.assert_clean()
 
 
@@ -228,7 +244,7 @@ def test_wrong_password_is_refused_in_the_chosen_language(
     page = session.page
     assert page.get_attribute("html", "lang") == "en"
     login(page, users["operator"][0], "not-the-password")
-    page.wait_for_function("document.getElementById('login-error').textContent !== ''")
+    page.wait_for_function("() => document.getElementById('login-error').textContent !== ''")
     assert page.text_content("#login-error") == strings("en")["login.error.bad_credentials"]
     assert page.is_hidden("#dashboard")
     # The refused login is an expected 401: the only console error allowed here.

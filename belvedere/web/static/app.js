@@ -16,7 +16,9 @@
   const DAY = 24 * HOUR;
   const BIN_MS = { hour: HOUR, day: DAY };
   const RAMP = ['#fff3c4', '#fdc463', '#f98e2b', '#d8501c', '#8f2a0e'];
-  const NUM = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
+  // Formats: British English keeps the day-month order French readers expect.
+  const LOCALE = { fr: 'fr-FR', en: 'en-GB' }[LANG] ?? LANG;
+  const NUM = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
 
   const $ = (id) => document.getElementById(id);
 
@@ -111,7 +113,7 @@
 
   /** A formatter of wall-clock ms in the page's language. */
   function wallFormat(options) {
-    const format = new Intl.DateTimeFormat(LANG, { timeZone: 'UTC', ...options });
+    const format = new Intl.DateTimeFormat(LOCALE, { timeZone: 'UTC', ...options });
     return (wall) => format.format(new Date(wall));
   }
   const fmtDay = wallFormat({ weekday: 'short', day: '2-digit', month: '2-digit' });
