@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import h3
 import numpy as np
 import polars as pl
@@ -80,7 +82,7 @@ def cell_boundary_lonlat(cell: int) -> list[list[float]]:
     return [*ring, ring[0]]
 
 
-def cells_geojson(values: dict[int, dict[str, object]]) -> dict[str, object]:
+def cells_geojson(values: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of cells, with each cell's properties."""
     return {
         "type": "FeatureCollection",

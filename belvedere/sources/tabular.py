@@ -94,14 +94,15 @@ def apply_rules(
         # pl.format gives null when a quoted value is null: say so instead of losing the reason.
         return r.reason.fill_null(pl.lit(f"{r.rule}: value missing"))
 
-    rule_expr: pl.When | pl.Then = pl.when(rules[0].bad).then(pl.lit(rules[0].rule))
-    reason_expr: pl.When | pl.Then = pl.when(rules[0].bad).then(reason(rules[0]))
-    for r in rules[1:]:
-        rule_expr = rule_expr.when(r.bad).then(pl.lit(r.rule))  # type: ignore[union-attr]
-        reason_expr = reason_expr.when(r.bad).then(reason(r))  # type: ignore[union-attr]
+    # Built from the last rule back, so that the first failing rule is the one named.
+    rule_expr: pl.Expr = pl.lit(None, pl.String)
+    reason_expr: pl.Expr = pl.lit(None, pl.String)
+    for r in reversed(rules):
+        rule_expr = pl.when(r.bad).then(pl.lit(r.rule)).otherwise(rule_expr)
+        reason_expr = pl.when(r.bad).then(reason(r)).otherwise(reason_expr)
     tagged = df.with_columns(
-        rule_expr.otherwise(None).alias("_rule"),  # type: ignore[union-attr]
-        reason_expr.otherwise(None).alias("_reason"),  # type: ignore[union-attr]
+        rule_expr.alias("_rule"),
+        reason_expr.alias("_reason"),
     )
     bad = tagged.filter(pl.col("_rule").is_not_null())
     good = tagged.filter(pl.col("_rule").is_null()).drop("_rule", "_reason")
