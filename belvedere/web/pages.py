@@ -19,6 +19,7 @@ a forgotten CDN link fails loudly in the browser test instead of leaking request
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,8 @@ from jinja2 import StrictUndefined
 
 from belvedere import __version__
 from belvedere.web.i18n import SUPPORTED_LANGUAGES, negotiate, strings
+
+logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -94,4 +97,9 @@ def dashboard(
 
 def mount_static(app: FastAPI) -> None:
     """Serve ``belvedere/web/static/`` (app.js, app.css, vendored MapLibre) at ``/static``."""
+    if not (STATIC_DIR / "vendor" / "maplibre-gl.js").is_file():
+        # The page still loads (login works) but shows no map: say how to fix it.
+        logger.warning(
+            "MapLibre GL is not vendored in %s: run scripts/vendor_web.sh", STATIC_DIR / "vendor"
+        )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
