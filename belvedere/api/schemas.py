@@ -83,6 +83,7 @@ class EventPublic(BaseModel):
     kind: str
     title: str
     venue: str | None
+    venue_name: str | None
     lat: float | None
     lon: float | None
     start: datetime

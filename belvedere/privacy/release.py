@@ -101,20 +101,29 @@ def suppress(table: pa.Table, policy: Policy) -> tuple[pa.Table, int]:
     return out, int(pc.sum(hidden).as_py() or 0)
 
 
+def applied_k(query: SituationQuery, policy: Policy) -> int | None:
+    """The threshold that applies to some rows of ``query``'s answer, or ``None``."""
+    if policy.k is not None:
+        return policy.k
+    sources = set(query.sources)
+    return DEFAULT_K if not sources or sources & ALWAYS_THRESHOLDED else None
+
+
 def release(store: Store, query: SituationQuery, actor: Actor, purpose: str) -> Release:
     """Release the situation for ``query`` to ``actor`` for ``purpose`` (audited)."""
     check_purpose(purpose)
     policy = policy_for(actor.role)
     granted = grant(query, policy)
     table, hidden = suppress(store.situation(granted), policy)
+    k = applied_k(query, policy)
     row = audit.record(
         store, actor=actor.username, role=actor.role, purpose=purpose,
         action="consultation",
         what={"resource": "situation", "requested": query.describe(),
-              "granted": granted.describe(), "k": policy.k, "suppressed": hidden},
+              "granted": granted.describe(), "k": k, "suppressed": hidden},
         rows_released=table.num_rows,
     )
-    return Release(table=table, requested=query, granted=granted, k=policy.k,
+    return Release(table=table, requested=query, granted=granted, k=k,
                    suppressed=hidden, audit_seq=row.seq)
 
 

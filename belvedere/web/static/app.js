@@ -511,7 +511,7 @@
       const s = Math.max(win.startWall, wallOfIso(ev.start));
       const e = Math.min(win.endWall, wallOfIso(ev.end ?? ev.start));
       if (e < win.startWall || s > win.endWall) continue;
-      const tip = `${ev.title} — ${ev.venue ?? ''} (${fmtDateTime(wallOfIso(ev.start))})`;
+      const tip = `${ev.title} — ${ev.venue_name ?? ev.venue ?? ''} (${fmtDateTime(wallOfIso(ev.start))})`;
       svg('rect', { x: x(s), y: m.top, width: Math.max(1, x(e) - x(s)), height: base - m.top, class: 'event-band' }, root, tip);
       svg('path', { d: `M${x(s) - 5},${m.top - 10} h10 l-5,8 z`, class: 'event-marker' }, root, tip);
     }
@@ -525,7 +525,7 @@
       return;
     }
     for (const ev of events) {
-      const parts = [fmtDateTime(wallOfIso(ev.start)), ev.title, ev.venue].filter(Boolean);
+      const parts = [fmtDateTime(wallOfIso(ev.start)), ev.title, ev.venue_name ?? ev.venue].filter(Boolean);
       if (ev.expected_attendance != null) {
         parts.push(t('events.attendance', { n: NUM.format(ev.expected_attendance) }));
       }
@@ -539,7 +539,7 @@
       features: events.filter((ev) => ev.lat != null && ev.lon != null).map((ev) => ({
         type: 'Feature',
         geometry: { type: 'Point', coordinates: [ev.lon, ev.lat] },
-        properties: { title: ev.title, venue: ev.venue ?? '', start: ev.start },
+        properties: { title: ev.title, venue: ev.venue_name ?? ev.venue ?? '', start: ev.start },
       })),
     };
   }
