@@ -11,7 +11,8 @@ minutes. Attendance is drawn between 55,000 and 65,000 (65,000 against Paris Sai
 Each month also gets 1–3 demonstrations along Vieux-Port → Canebière → Réformés (14:00 at the
 weekend, 10:30 on weekdays, 3 hours; always on 1 May and 8 March) and 1–2 concerts at Le Dôme
 (Thursday–Saturday, 20:30); each July has a three-day festival on the Prado beaches (from the
-third Friday, 18:00–01:00). No two planned events share a day.
+third Friday, 18:00–01:00). No two planned events share a day, except the fixed 1 May and
+8 March demonstrations, which happen whatever else is planned.
 
 Draws are keyed by season, month or match date (never by the period), so two periods that
 overlap agree on the events they share.
@@ -134,6 +135,10 @@ def build_calendar(period: Period, seed: int,
     month_end = date(y, m, _gregorian.monthrange(y, m)[1]) + timedelta(days=1)
     events = _matches(month_start, month_end, seed, p)
     taken = {e.start.date() for e in events}
+    for year in sorted({y for y, m in months if m == 7}):
+        for event in _festival(year, taken, seed, p):
+            taken.add(event.start.date())
+            events.append(event)
     for year, month in months:
         for event in _demonstrations(year, month, taken, seed, p):
             taken.add(event.start.date())
@@ -141,8 +146,6 @@ def build_calendar(period: Period, seed: int,
         for event in _concerts(year, month, taken, seed, p):
             taken.add(event.start.date())
             events.append(event)
-    for year in sorted({y for y, m in months if m == 7}):
-        events.extend(_festival(year, taken, seed, p))
     kept = [e for e in events if period.covers(e.start.date())]
     return sorted(kept, key=lambda e: (e.start, e.event_id))
 

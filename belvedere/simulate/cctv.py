@@ -67,9 +67,9 @@ def simulate_cctv(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
         density[rows, column] *= anomaly.multiplier
 
     parts = [
-        _measurements(utc, cameras, count, "people_count", pl.Int64),
+        _measurements(utc, cameras, count, "people_count", pl.Int64, p.window_s),
         _measurements(utc, list(np.array(cameras)[with_density]), np.round(density, 2),
-                      "crowd_density", pl.Float64),
+                      "crowd_density", pl.Float64, p.window_s),
         _alarms(rng, ctx, cameras),
     ]
     events = pl.concat(parts).sort(["utc", "camera_id", "type"])
@@ -91,13 +91,13 @@ def simulate_cctv(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
 
 
 def _measurements(utc: np.ndarray, cameras: list[str], values: np.ndarray, kind: str,
-                  dtype: type[pl.DataType]) -> pl.DataFrame:
+                  dtype: type[pl.DataType], window_s: int) -> pl.DataFrame:
     return pl.DataFrame({
         "utc": np.repeat(utc, len(cameras)),
         "camera_id": np.tile(np.array(cameras), len(utc)),
         "type": np.full(values.size, kind),
         "value": pl.Series(values.ravel(), dtype=dtype).cast(pl.String),
-        "window_s": pl.repeat(900, values.size, dtype=pl.Int64, eager=True),
+        "window_s": pl.repeat(window_s, values.size, dtype=pl.Int64, eager=True),
     })
 
 

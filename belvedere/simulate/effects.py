@@ -20,7 +20,7 @@ hospital_ed        extra ED arrivals over the profile, shared between ``sites``
 ``mix`` is the category mix of the extra records (police codes, pompiers types, ED motifs).
 
 An OM match of 60,000 people thus brings, around the Vélodrome, about 54,000 extra people
-present at kick-off (most of them in the stadium's cell), 15 extra police incidents from
+present at kick-off (about half of them in the stadium's own cell), 15 extra police incidents from
 3 hours before kick-off to 2 hours after the end, 18 extra ED arrivals 1–4 hours after the end
 (¾ at La Timone), 18,000 metro boardings along line M2 before the match and 20,000 at the three
 stations near the stadium after it.
@@ -46,6 +46,7 @@ from belvedere.simulate.calendar import CONCERT, DEMONSTRATION, FESTIVAL, MATCH,
 from belvedere.simulate.clock import HOUR
 from belvedere.simulate.geography import City
 from belvedere.simulate.intensity import ZoneHourRate
+from belvedere.simulate.parameters import CalendarParams
 
 _SUBSAMPLES = 12
 
@@ -146,9 +147,12 @@ class EffectTruth:
         return (self.baseline_expected + self.extra_expected) / self.baseline_expected
 
 
-_MATCH_CROWD = Profile((-3.5, -3.0, -2.0, -1.0, 0.0, 1.83, 2.33, 2.83, 3.83),
+# A match ends 110 minutes after kick-off: the profiles are anchored on both.
+_END = CalendarParams().match_minutes / 60
+_MATCH_CROWD = Profile((-3.5, -3.0, -2.0, -1.0, 0.0, _END, _END + 0.5, _END + 1.0, _END + 2.0),
                        (0.0, 0.05, 0.25, 0.7, 1.0, 1.0, 0.6, 0.25, 0.0))
-_MATCH_TROUBLE = Profile((-3.0, -1.5, 0.0, 1.83, 2.5, 3.83), (0.0, 0.6, 1.0, 0.8, 1.2, 0.0))
+_MATCH_TROUBLE = Profile((-3.0, -1.5, 0.0, _END, _END + 0.67, _END + 2.0),
+                         (0.0, 0.6, 1.0, 0.8, 1.2, 0.0))
 _DEMO_CROWD = Profile((-1.0, -0.5, 0.0, 3.0, 3.5, 4.0), (0.0, 0.5, 1.0, 1.0, 0.3, 0.0))
 _CONCERT_CROWD = Profile((-1.5, -0.5, 0.0, 2.5, 3.0, 3.5), (0.0, 0.7, 1.0, 1.0, 0.2, 0.0))
 _FESTIVAL_CROWD = Profile((-1.0, 0.0, 2.0, 6.0, 7.0, 8.0), (0.0, 0.5, 1.0, 1.0, 0.3, 0.0))
@@ -163,14 +167,15 @@ EFFECTS: dict[str, tuple[Effect, ...]] = {
                     ("VOL_SIMPLE", 0.15), ("DEGRADATION", 0.1), ("VIOLENCES", 0.05))),
         Effect("fire_ems", 0.05, _MATCH_TROUBLE, sigma_m=500.0, truth_radius_m=1000.0,
                mix=(("SAP", 0.8), ("ACCIDENT", 0.1), ("INCENDIE", 0.1))),
-        Effect("hospital_ed", 0.3, Profile((1.83, 2.83, 4.33, 5.83), (0.0, 1.0, 0.7, 0.0)),
+        Effect("hospital_ed", 0.3,
+               Profile((_END, _END + 1.0, _END + 2.5, _END + 4.0), (0.0, 1.0, 0.7, 0.0)),
                sites=(("timone", 0.75), ("conception", 0.25)),
                mix=(("traumatologie", 0.4), ("intoxication", 0.35), ("malaise", 0.25))),
         Effect("transit", 300.0, Profile((-3.0, -1.5, -0.25), (0.0, 1.0, 0.0)),
                sites=(("saint_charles_m", 0.25), ("castellane", 0.2), ("noailles", 0.15),
                       ("notre_dame_du_mont", 0.1), ("joliette", 0.1), ("bougainville", 0.1),
                       ("rond_point_prado", 0.04), ("perier", 0.03), ("sainte_marguerite", 0.03))),
-        Effect("transit", 330.0, Profile((1.75, 2.25, 3.25), (0.0, 1.0, 0.0)),
+        Effect("transit", 330.0, Profile((_END - 0.1, _END + 0.4, _END + 1.4), (0.0, 1.0, 0.0)),
                sites=(("rond_point_prado", 0.5), ("sainte_marguerite", 0.35), ("perier", 0.15))),
     ),
     DEMONSTRATION: (

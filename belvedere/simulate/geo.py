@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from pyproj import Transformer
@@ -50,7 +51,7 @@ def distance_to_polyline_m(lat: np.ndarray, lon: np.ndarray,
     kx, ky = float(m_per_deg_lon(lat0)), M_PER_DEG_LAT
     px, py = lon * kx, lat * ky
     best = np.full(lat.shape, np.inf)
-    for (alat, alon), (blat, blon) in zip(route[:-1], route[1:], strict=True):
+    for (alat, alon), (blat, blon) in pairwise(route):
         ax, ay, bx, by = alon * kx, alat * ky, blon * kx, blat * ky
         sx, sy = bx - ax, by - ay
         t = np.clip(((px - ax) * sx + (py - ay) * sy) / (sx * sx + sy * sy), 0.0, 1.0)

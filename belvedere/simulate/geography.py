@@ -61,11 +61,7 @@ class City:
 
     def zone_index(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Index of each point's arrondissement, −1 outside the city."""
-        ids = assign_zones(self.zones, lat, lon)
-        known = ids != None  # noqa: E711 — elementwise comparison on an object array
-        out = np.full(ids.shape, -1, dtype=np.int64)
-        out[known] = np.searchsorted(self.zone_ids, ids[known].astype(str))
-        return out
+        return _zone_index(self.zones, self.zone_ids, lat, lon)
 
     def sample_in_zones(self, rng: np.random.Generator, zone: np.ndarray, *,
                         hotspot_share: float, hotspot_sigma_m: float
@@ -108,6 +104,15 @@ class City:
             return offset(lat0[target], lon0[target], dx, dy)
 
         return redraw_until(draw, lambda lat, lon, _: self.zone_index(lat, lon) >= 0, anchors)
+
+
+def _zone_index(zones: list[Zone], zone_ids: np.ndarray, lat: np.ndarray,
+                lon: np.ndarray) -> np.ndarray:
+    ids = assign_zones(zones, lat, lon)
+    known = ids != None  # noqa: E711 — elementwise comparison on an object array
+    out = np.full(ids.shape, -1, dtype=np.int64)
+    out[known] = np.searchsorted(zone_ids, ids[known].astype(str))
+    return out
 
 
 def redraw_until(draw: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
@@ -159,24 +164,23 @@ def build_city(params: GeographyParams | None = None) -> City:
         hs_lon.append(cell_lon[pick])
         hs_zone.append(np.full(p.hotspots_per_zone, z))
         hs_weight.append(rng.dirichlet(np.full(p.hotspots_per_zone, 2.0)))
-    zone_of = np.concatenate(hs_zone)
-    city = City(
-        zones=zones, zone_ids=zone_ids,
-        postcodes=np.array([z.properties["code_postal"] for z in zones]),
-        population=population, cells=cells, cell_lat=cell_lat, cell_lon=cell_lon,
-        cell_zone=cell_zone, natural=natural, residents=residents,
-        hotspot_lat=np.empty(0), hotspot_lon=np.empty(0), hotspot_zone=zone_of,
-        hotspot_weight=np.concatenate(hs_weight), disc_radius_m=p.cell_disc_radius_m,
-    )
-    # Hotspots sit near (not on) their cell centre, and inside their own arrondissement.
     base_lat, base_lon = np.concatenate(hs_lat), np.concatenate(hs_lon)
+    hotspot_zone = np.concatenate(hs_zone)
 
+    # Hotspots sit near (not on) their cell centre, and inside their own arrondissement.
     def jitter(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dx, dy = rng.normal(0.0, p.hotspot_jitter_m, (2, len(target)))
         return offset(base_lat[target], base_lon[target], dx, dy)
 
-    idx = np.arange(len(zone_of))
-    lat, lon = redraw_until(jitter, lambda la, lo, t: city.zone_index(la, lo) == zone_of[t], idx)
-    object.__setattr__(city, "hotspot_lat", lat)
-    object.__setattr__(city, "hotspot_lon", lon)
-    return city
+    def own_zone(lat: np.ndarray, lon: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return _zone_index(zones, zone_ids, lat, lon) == hotspot_zone[target]
+
+    hotspot_lat, hotspot_lon = redraw_until(jitter, own_zone, np.arange(len(hotspot_zone)))
+    return City(
+        zones=zones, zone_ids=zone_ids,
+        postcodes=np.array([z.properties["code_postal"] for z in zones]),
+        population=population, cells=cells, cell_lat=cell_lat, cell_lon=cell_lon,
+        cell_zone=cell_zone, natural=natural, residents=residents,
+        hotspot_lat=hotspot_lat, hotspot_lon=hotspot_lon, hotspot_zone=hotspot_zone,
+        hotspot_weight=np.concatenate(hs_weight), disc_radius_m=p.cell_disc_radius_m,
+    )

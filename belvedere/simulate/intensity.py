@@ -38,7 +38,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from belvedere.simulate.clock import HOUR, Period, hour_of_day, seasonal_factor, utc_to_wall, weekday
+from belvedere.simulate.clock import (
+    HOUR,
+    Period,
+    hour_of_day,
+    seasonal_factor,
+    utc_to_wall,
+    weekday,
+)
 from belvedere.simulate.geo import offset
 from belvedere.simulate.geography import City
 from belvedere.simulate.parameters import PoliceParams

@@ -83,16 +83,11 @@ def simulate_police(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
     utc = np.repeat(rate.hours_utc[hour_idx], reps) + rng.integers(0, HOUR, len(zone))
     lat, lon = ctx.city.sample_in_zones(rng, zone, hotspot_share=p.hotspot_share,
                                         hotspot_sigma_m=p.hotspot_sigma_m)
-    code = np.full(len(utc), "", dtype=object)
-
-    ev_utc, ev_lat, ev_lon, ev_code = sample_event_points(rng, ctx.city, ctx.events, FEED)
-    bursts = [_burst(rng, ctx, rate, a) for a in ctx.anomalies_of("incident_burst")]
-    b_utc, b_lat, b_lon = (np.concatenate([b[i] for b in bursts]) if bursts else np.empty(0)
-                           for i in range(3))
-    utc = np.concatenate([utc, ev_utc, b_utc.astype(np.int64)])
-    lat = np.concatenate([lat, ev_lat, b_lat])
-    lon = np.concatenate([lon, ev_lon, b_lon])
-    code = np.concatenate([code, ev_code.astype(object), np.full(len(b_utc), "", dtype=object)])
+    parts = [(utc, lat, lon, np.full(len(utc), ""))]
+    parts.append(sample_event_points(rng, ctx.city, ctx.events, FEED))
+    parts += [_burst(rng, ctx, rate, a) for a in ctx.anomalies_of("incident_burst")]
+    utc, lat, lon, code = (np.concatenate(column) for column in zip(*parts, strict=True))
+    code = code.astype(object)
     # Background and bursts draw their codes from the hourly mix; events brought their own.
     todo = code == ""
     hours = hour_of_day(utc_to_wall(utc[todo]))
@@ -106,6 +101,8 @@ def simulate_police(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
     lat, lon = np.concatenate([lat, kid_lat]), np.concatenate([lon, kid_lon])
     code = np.concatenate([code, kid_code]).astype(str)
 
+    # Round as written (about 1 m) before the city test, so written points are all inside.
+    lat, lon = np.round(lat, 5), np.round(lon, 5)
     zone = ctx.city.zone_index(lat, lon)
     keep = (zone >= 0) & (utc >= ctx.period.start_utc) & (utc < ctx.period.end_utc)
     order = np.lexsort((lon[keep], lat[keep], utc[keep]))
@@ -116,8 +113,9 @@ def simulate_police(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
 
 
 def _burst(rng: np.random.Generator, ctx: SimContext, rate: ZoneHourRate,
-           anomaly: Anomaly) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Extra incidents of an anomalous burst: (multiplier − 1) × the zone's expectation."""
+           anomaly: Anomaly) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Extra incidents of an anomalous burst, ``(utc, lat, lon, code)`` with codes left blank:
+    (multiplier − 1) × the zone's expected background, around the burst's centre."""
     zone = int(np.searchsorted(ctx.city.zone_ids, anomaly.target))
     only = np.zeros(len(ctx.city.zone_ids))
     only[zone] = 1.0
@@ -126,7 +124,7 @@ def _burst(rng: np.random.Generator, ctx: SimContext, rate: ZoneHourRate,
     utc = anomaly.start_utc + rng.integers(0, anomaly.hours * HOUR, n)
     lat, lon = ctx.city.sample_near(rng, np.full(n, anomaly.lat), np.full(n, anomaly.lon),
                                     ctx.params.police.burst_sigma_m)
-    return utc, lat, lon
+    return utc, lat, lon, np.full(n, "")
 
 
 def _rows(rng: np.random.Generator, ctx: SimContext, utc: np.ndarray, lat: np.ndarray,
@@ -148,7 +146,7 @@ def _rows(rng: np.random.Generator, ctx: SimContext, utc: np.ndarray, lat: np.nd
         "year": wall_strftime(wall, "%Y"),
         "date_heure": wall_strftime(wall, "%d/%m/%Y %H:%M"),
         "adresse": addresses(rng, ctx.city.postcodes[zone]),
-        "latitude": np.round(lat, 5), "longitude": np.round(lon, 5),
+        "latitude": lat, "longitude": lon,
         "code_nature": pl.Series(code, dtype=pl.String),
         "origine": origin, "gravite": gravity,
         "recit": narratives(rng, code, p.pii_share),

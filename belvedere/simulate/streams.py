@@ -10,7 +10,7 @@ The city's geography (resident density, hotspots) uses :data:`CITY_SEED`, not th
 the city is the same in every run; only its history changes.
 
 Example:
-    >>> int(stream(42, "police").integers(1000)) == int(stream(42, "police").integers(1000))
+    >>> int(stream(42, "police_log").integers(1000)) == int(stream(42, "police_log").integers(1000))
     True
 """
 

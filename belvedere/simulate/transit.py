@@ -16,13 +16,16 @@ Format (docs/feeds.md): ``,``-separated ``stop_id,date,heure,validations``.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from belvedere.grid.places import STATIONS
-from belvedere.simulate.clock import HOUR, hour_of_day, wall_seconds, weekday
+from belvedere.simulate.clock import HOUR, TZ_NAME, hour_of_day, wall_seconds, weekday
 from belvedere.simulate.context import SimContext
 from belvedere.simulate.effects import EffectTruth, add_grid_effect, effects_on
 from belvedere.simulate.writers import wall_strftime, write_csv, write_zip
@@ -69,20 +72,26 @@ def simulate_validations(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTrut
     return frame.sort(["date", "heure", "stop_id"]), truths
 
 
+def _csv_text(rows: Sequence[Sequence[object]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
 def gtfs_members() -> dict[str, str]:
-    """The text files of the static GTFS: agency, stops and routes."""
-    stops = ["stop_id,stop_name,stop_lat,stop_lon,location_type"]
-    stops += [f'{s.code},"{s.name}",{s.lat:.4f},{s.lon:.4f},1'
-              for s in sorted(STATIONS.values(), key=lambda s: s.code)]
-    routes = ["route_id,agency_id,route_short_name,route_long_name,route_type,route_color"]
-    routes += [f'{rid},RTM,{short},"{long_name}",1,{color}'
-               for rid, short, long_name, color in _ROUTES]
+    """The text files of the static GTFS: agency, stops and routes (metro: route_type 1)."""
+    stations = sorted(STATIONS.values(), key=lambda s: s.code)
     return {
-        "agency.txt": "agency_id,agency_name,agency_url,agency_timezone,agency_lang\n"
-                      "RTM,Régie des Transports Métropolitains,https://www.rtm.fr,"
-                      "Europe/Paris,fr\n",
-        "stops.txt": "\n".join(stops) + "\n",
-        "routes.txt": "\n".join(routes) + "\n",
+        "agency.txt": _csv_text([
+            ("agency_id", "agency_name", "agency_url", "agency_timezone", "agency_lang"),
+            ("RTM", "Régie des Transports Métropolitains", "https://www.rtm.fr", TZ_NAME, "fr"),
+        ]),
+        "stops.txt": _csv_text([("stop_id", "stop_name", "stop_lat", "stop_lon")] + [
+            (s.code, s.name, f"{s.lat:.4f}", f"{s.lon:.4f}") for s in stations]),
+        "routes.txt": _csv_text(
+            [("route_id", "agency_id", "route_short_name", "route_long_name", "route_type",
+              "route_color")]
+            + [(rid, "RTM", short, name, 1, color) for rid, short, name, color in _ROUTES]),
     }
 
 

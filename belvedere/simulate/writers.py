@@ -64,12 +64,13 @@ def write_zip(members: dict[str, str], path: Path) -> None:
             archive.writestr(info, members[name].encode("utf-8"))
 
 
-def wall_strftime(wall: np.ndarray, fmt: str) -> pl.Series:
+def wall_strftime(wall: np.ndarray | list[int], fmt: str) -> pl.Series:
     """Format wall seconds (naive local time)."""
-    return pl.from_epoch(pl.Series(np.asarray(wall, dtype=np.int64)), time_unit="s").dt.strftime(fmt)
+    moments = pl.from_epoch(pl.Series(np.asarray(wall, dtype=np.int64)), time_unit="s")
+    return moments.dt.strftime(fmt)
 
 
-def utc_strftime(utc: np.ndarray, fmt: str, *, local: bool) -> pl.Series:
+def utc_strftime(utc: np.ndarray | list[int], fmt: str, *, local: bool) -> pl.Series:
     """Format UTC seconds in UTC, or in local time when ``local`` (``%:z`` gives the offset)."""
     moments = pl.from_epoch(pl.Series(np.asarray(utc, dtype=np.int64)), time_unit="s")
     moments = moments.dt.replace_time_zone("UTC")
