@@ -52,7 +52,8 @@ class SourceInfo:
     label_en: str
     always_aggregate: bool = False
     description: str = ""
-    patterns: tuple[str, ...] = field(default=("*",))
+    patterns: tuple[str, ...] = field(default=("*.csv",))
+    """Glob patterns of the feed's data files inside its folder."""
 
 
 @runtime_checkable
@@ -68,6 +69,17 @@ class Source(Protocol):
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse, validate and minimise one file."""
         ...
+
+
+class Connector:
+    """Shared behaviour of the built-in connectors: finding files by ``info.patterns``."""
+
+    info: SourceInfo
+
+    def files(self, folder: Path) -> list[Path]:
+        """The feed's files in ``folder``, matched by ``info.patterns``, sorted, each once."""
+        found = {p for pattern in self.info.patterns for p in folder.glob(pattern) if p.is_file()}
+        return sorted(found)
 
 
 def _builtins() -> list[Source]:

@@ -16,17 +16,17 @@ import polars as pl
 from belvedere.errors import SourceError
 from belvedere.grid.places import Site
 from belvedere.grid.records import Incident, Measurement, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import RED_LINE_FIELDS, Pseudonymiser
 from belvedere.sources.sites import sites_table
-from belvedere.sources.tabular import Rule, apply_rules, read_json_records, to_arrow
+from belvedere.sources.tabular import Rule, apply_rules, read_json_records, required, to_arrow
 
 MEASURED = ("people_count", "crowd_density")
 ALARMS = ("abandoned_object", "intrusion", "fall", "fire_smoke")
 KEPT = ["event_id", "camera_id", "type", "ts", "window_s", "value", "confidence"]
 
 
-class Cctv:
+class Cctv(Connector):
     """Connector for the video-analytics boxes."""
 
     info = SourceInfo(
@@ -40,10 +40,6 @@ class Cctv:
         description="People counts, crowd density and alarms per camera. Never images.",
         patterns=("events-*.jsonl",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """Daily event files in the folder."""
-        return sorted(folder.glob("events-*.jsonl"))
 
     def cameras(self, folder: Path) -> list[Site]:
         """The cameras described by ``cameras.json`` beside the event files."""
@@ -87,7 +83,7 @@ class Cctv:
                 Rule("red_line", carries_forbidden,
                      pl.lit(f"payload carries a forbidden field ({', '.join(forbidden)}): "
                             "images, faces, tracks and plates are never accepted")),
-                Rule("no_id", pl.col("event_id").fill_null("") == "", pl.lit("event_id empty")),
+                required("event_id"),
                 Rule("unknown_type", ~pl.col("type").is_in([*MEASURED, *ALARMS]),
                      pl.format("type {} is not an allowed aggregate event type", pl.col("type"))),
                 Rule("unknown_site", ~pl.col("camera_id").is_in(camera_ids),

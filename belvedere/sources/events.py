@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from belvedere.grid.records import PlannedEvent, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
@@ -21,6 +21,7 @@ from belvedere.sources.tabular import (
     locate,
     number,
     read_delimited,
+    required,
     to_arrow,
 )
 
@@ -42,7 +43,7 @@ def route_geojson(parcours: str | None) -> str | None:
     return json.dumps({"type": "LineString", "coordinates": [[lon, lat] for lat, lon in points]})
 
 
-class EventsCalendar:
+class EventsCalendar(Connector):
     """Connector for the planned-events calendar."""
 
     info = SourceInfo(
@@ -53,12 +54,7 @@ class EventsCalendar:
         label_fr="Calendrier des événements",
         label_en="Planned events",
         description="Matches, concerts, festivals, demonstrations (crowd safety only).",
-        patterns=("*.csv",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """Calendar files in the folder."""
-        return sorted(folder.glob("*.csv"))
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one calendar."""
@@ -78,8 +74,7 @@ class EventsCalendar:
         df, quarantine = apply_rules(
             df,
             [
-                Rule("no_id", pl.col("id_evenement").fill_null("") == "",
-                     pl.lit("id_evenement is empty")),
+                required("id_evenement"),
                 Rule("unknown_kind", ~pl.col("type").is_in(KINDS),
                      pl.format("type {} is not one of {}", pl.col("type"),
                                pl.lit(", ".join(KINDS)))),

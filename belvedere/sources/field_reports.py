@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from belvedere.grid.records import Incident, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
@@ -19,6 +19,7 @@ from belvedere.sources.tabular import (
     locate,
     outside_city_rule,
     read_json_records,
+    required,
     to_arrow,
 )
 
@@ -33,7 +34,7 @@ CATEGORY = {
 KEPT = ["id", "created_at", "category", "lat", "lon"]
 
 
-class FieldReports:
+class FieldReports(Connector):
     """Connector for field agents' reports."""
 
     info = SourceInfo(
@@ -46,10 +47,6 @@ class FieldReports:
         description="Damage, tags, lighting, squats, litter. Agent pseudonymised, text dropped.",
         patterns=("*.json",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """JSON exports in the folder."""
-        return sorted(folder.glob("*.json"))
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one export."""
@@ -73,7 +70,7 @@ class FieldReports:
         df, quarantine = apply_rules(
             df,
             [
-                Rule("no_id", pl.col("id").fill_null("") == "", pl.lit("id is empty")),
+                required("id"),
                 Rule("bad_time", pl.col("ts").is_null(),
                      pl.format("created_at {} is not an ISO 8601 time with offset",
                                pl.col("created_at"))),
@@ -83,9 +80,8 @@ class FieldReports:
             KEPT,
         )
         df, outside = apply_rules(locate(df), [outside_city_rule()], KEPT)
-        agents = df["agent"].cast(pl.String).to_list()
-        reporter = [pseudonymiser(a) if a else None for a in dict.fromkeys(agents)]
-        pseudonyms = dict(zip(dict.fromkeys(agents), reporter, strict=True))
+        # One HMAC per distinct agent, not per report.
+        pseudonyms = {a: pseudonymiser(a) for a in df["agent"].cast(pl.String).unique() if a}
         df = df.with_columns(
             source=pl.lit(self.info.name),
             source_id=pl.col("id"),

@@ -12,7 +12,7 @@ import polars as pl
 from pyproj import Transformer
 
 from belvedere.grid.records import Incident, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
@@ -22,6 +22,7 @@ from belvedere.sources.tabular import (
     number,
     outside_city_rule,
     read_delimited,
+    required,
     to_arrow,
 )
 
@@ -36,7 +37,7 @@ KEPT = ["id_intervention", "date_alerte", "date_fin", "x_l93", "y_l93", "type_in
 _TO_WGS84 = Transformer.from_crs("EPSG:2154", "EPSG:4326", always_xy=True)
 
 
-class FireEms:
+class FireEms(Connector):
     """Connector for the fire brigade's interventions."""
 
     info = SourceInfo(
@@ -47,12 +48,7 @@ class FireEms:
         label_fr="Interventions marins-pompiers",
         label_en="Fire brigade / EMS interventions",
         description="Interventions: time, place (Lambert-93), type, duration.",
-        patterns=("*.csv",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """CSV exports in the folder."""
-        return sorted(folder.glob("*.csv"))
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one export."""
@@ -66,8 +62,7 @@ class FireEms:
         df, quarantine = apply_rules(
             df,
             [
-                Rule("no_id", pl.col("id_intervention").fill_null("").str.strip_chars() == "",
-                     pl.lit("id_intervention is empty")),
+                required("id_intervention"),
                 Rule("bad_time", pl.col("ts").is_null(),
                      pl.format("date_alerte {} is not a local YYYY-MM-DD HH:MM:SS time",
                                pl.col("date_alerte"))),

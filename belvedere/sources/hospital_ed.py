@@ -13,7 +13,7 @@ import polars as pl
 from belvedere.errors import RedLineViolation
 from belvedere.grid.places import HOSPITALS
 from belvedere.grid.records import Measurement, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.sites import sites_table
 from belvedere.sources.tabular import (
@@ -35,7 +35,7 @@ PATIENT_LEVEL = frozenset(
 """Columns that would make a file patient-level rather than aggregate."""
 
 
-class HospitalEd:
+class HospitalEd(Connector):
     """Connector for emergency-department arrivals."""
 
     info = SourceInfo(
@@ -47,12 +47,7 @@ class HospitalEd:
         label_en="Hospital emergency arrivals",
         always_aggregate=True,
         description="ED arrivals per hospital, hour and broad reason. Aggregate only.",
-        patterns=("*.csv",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """CSV deliveries in the folder."""
-        return sorted(folder.glob("*.csv"))
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one delivery; refuse a patient-level file."""

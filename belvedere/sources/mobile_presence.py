@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from belvedere.grid.records import Measurement, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
@@ -30,7 +30,7 @@ from belvedere.sources.tabular import (
 KEPT = ["zone_id", "date", "heure", "nb_presents", "seuil_diffusion"]
 
 
-class MobilePresence:
+class MobilePresence(Connector):
     """Connector for the operator's presence counts."""
 
     info = SourceInfo(
@@ -42,12 +42,7 @@ class MobilePresence:
         label_en="Crowd presence (mobile operator)",
         always_aggregate=True,
         description="People present per H3 cell and hour, thresholded by the operator.",
-        patterns=("*.csv",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """CSV deliveries in the folder."""
-        return sorted(folder.glob("*.csv"))
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one delivery."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from belvedere.grid.records import Incident, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
@@ -21,6 +21,7 @@ from belvedere.sources.tabular import (
     number,
     outside_city_rule,
     read_delimited,
+    required,
     to_arrow,
 )
 
@@ -46,7 +47,7 @@ ORIGINE_TO_ORIGIN = {
 KEPT = ["numero_fiche", "date_heure", "latitude", "longitude", "code_nature", "origine", "gravite"]
 
 
-class PoliceLog:
+class PoliceLog(Connector):
     """Connector for the police log."""
 
     info = SourceInfo(
@@ -57,12 +58,7 @@ class PoliceLog:
         label_fr="Main courante police municipale",
         label_en="Municipal police log",
         description="Incident reports: time, place, nature. Narrative and address dropped.",
-        patterns=("*.csv",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """CSV exports in the folder."""
-        return sorted(folder.glob("*.csv"))
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one export (``;``, decimal commas, ``dd/mm/yyyy HH:MM`` local)."""
@@ -76,8 +72,7 @@ class PoliceLog:
         df, quarantine = apply_rules(
             df,
             [
-                Rule("no_id", pl.col("numero_fiche").fill_null("").str.strip_chars() == "",
-                     pl.lit("numero_fiche is empty")),
+                required("numero_fiche"),
                 Rule("bad_time", pl.col("ts").is_null(),
                      pl.format("date_heure {} is not an existing local dd/mm/yyyy HH:MM time",
                                pl.col("date_heure"))),

@@ -36,6 +36,12 @@ class Rule:
     reason: pl.Expr
 
 
+def required(column: str, rule: str = "no_id") -> Rule:
+    """Rows whose ``column`` is missing or blank (the identifier, usually)."""
+    blank = pl.col(column).cast(pl.String).fill_null("").str.strip_chars() == ""
+    return Rule(rule, blank, pl.lit(f"{column} is empty"))
+
+
 def read_delimited(
     path: Path, *, source: str, separator: str, required: list[str], encoding: str = "utf8"
 ) -> pl.DataFrame:

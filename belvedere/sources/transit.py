@@ -16,7 +16,7 @@ import pyarrow as pa
 from belvedere.errors import SourceError
 from belvedere.grid.places import Site
 from belvedere.grid.records import Measurement, arrow_schema
-from belvedere.sources.base import ParsedFile, SourceInfo
+from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.sites import sites_table
 from belvedere.sources.tabular import (
@@ -32,7 +32,7 @@ from belvedere.sources.tabular import (
 KEPT = ["stop_id", "date", "heure", "validations"]
 
 
-class Transit:
+class Transit(Connector):
     """Connector for the transit operator's ridership counts."""
 
     info = SourceInfo(
@@ -46,10 +46,6 @@ class Transit:
         description="Boardings per metro station and hour; stops from GTFS.",
         patterns=("validations*.csv",),
     )
-
-    def files(self, folder: Path) -> list[Path]:
-        """Ridership files in the folder."""
-        return sorted(folder.glob("validations*.csv"))
 
     def stops(self, folder: Path) -> pa.Table:
         """Stops of ``gtfs.zip`` beside the ridership files, as sites keyed by GTFS stop_id."""

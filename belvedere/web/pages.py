@@ -30,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 
 from belvedere import __version__
+from belvedere.api.deps import SESSION_COOKIE
 from belvedere.web.i18n import SUPPORTED_LANGUAGES, negotiate, strings
 
 logger = logging.getLogger(__name__)
@@ -38,10 +39,8 @@ WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 
-SESSION_COOKIE = "belvedere_session"
-"""The API's session cookie. The page only checks that it is present (to skip a useless 401
-round trip on a first visit); the API alone decides whether it is valid."""
-
+# The page only checks that the API's session cookie is present (to skip a useless 401 round
+# trip on a first visit); the API alone decides whether it is valid.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
