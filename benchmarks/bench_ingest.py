@@ -78,12 +78,12 @@ def main() -> None:
         parsed = source.read(csv, Pseudonymiser.ephemeral())
         parse = time.perf_counter() - t
         t = time.perf_counter()
-        result = store.append_batch(source="police_log", file=str(csv), records=parsed.records,
+        result = store.append_batch(BatchInput(source="police_log", file=str(csv), records=parsed.records,
                                     quarantine=parsed.quarantine, rows_read=parsed.rows_read)
         append = time.perf_counter() - t
         t = time.perf_counter()
         again = source.read(csv, Pseudonymiser.ephemeral())
-        second = store.append_batch(source="police_log", file=str(csv), records=again.records,
+        second = store.append_batch(BatchInput(source="police_log", file=str(csv), records=again.records,
                                     quarantine=again.quarantine, rows_read=again.rows_read)
         reingest = time.perf_counter() - t
         store.close()

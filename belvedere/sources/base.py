@@ -30,14 +30,20 @@ class ParsedFile:
     Attributes:
         records: Arrow tables per record kind, in the schemas of ``grid.records``.
         quarantine: rejected rows (``line``, ``rule``, ``reason``, ``raw``).
-        rows_read: input rows seen (records + quarantined + in-file duplicates).
+        rows_read: input rows seen (records + quarantined + filtered + in-file duplicates).
         sites: reference sites the file describes (cameras, stops…), or ``None``.
+        rows_filtered: rows left out on purpose by the mapping (other teams' games…).
+        minimised: what minimisation did, counted (``dropped:recit``, ``redacted:phone``…).
+        notes: facts worth reporting (``encoding: latin-1 (declared)``…).
     """
 
     records: dict[RecordKind, pa.Table]
     quarantine: pa.Table
     rows_read: int
     sites: pa.Table | None = None
+    rows_filtered: int = 0
+    minimised: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

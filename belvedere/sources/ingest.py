@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from belvedere.errors import RedLineViolation, SourceError
-from belvedere.sources.base import Source, registry
+from belvedere.sources.base import ParsedFile, Source, registry
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.base import BatchResult, Store
+from belvedere.store.base import BatchInput, BatchResult, Store
 
 Progress = Callable[[str, int, int], None]
 """``progress(label, done, total)`` — called after each file (the CLI draws a bar with it)."""
@@ -28,16 +28,17 @@ class IngestReport:
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # source, file, reason
 
     def totals(self) -> dict[str, dict[str, int]]:
-        """Per source: files, read, stored, duplicates skipped, quarantined."""
+        """Per source: files, read, stored, duplicates skipped, quarantined, filtered."""
         out: dict[str, dict[str, int]] = {}
         for b in self.batches:
             t = out.setdefault(b.source, dict.fromkeys(
-                ("files", "read", "stored", "duplicates", "quarantined"), 0))
+                ("files", "read", "stored", "duplicates", "quarantined", "filtered"), 0))
             t["files"] += 1
             t["read"] += b.rows_read
             t["stored"] += b.rows_stored
             t["duplicates"] += b.rows_duplicate
             t["quarantined"] += b.rows_quarantined
+            t["filtered"] += b.rows_filtered
         return out
 
     @property
@@ -64,14 +65,15 @@ def ingest_file(store: Store, source: Source, path: Path, pseudonymiser: Pseudon
         return
     if parsed.sites is not None:
         store.upsert_sites(parsed.sites)
-    report.batches.append(
-        store.append_batch(
-            source=source.info.name,
-            file=str(path),
-            records=parsed.records,
-            quarantine=parsed.quarantine,
-            rows_read=parsed.rows_read,
-        )
+    report.batches.append(store.append_batch(batch_input(source.info.name, path, parsed)))
+
+
+def batch_input(source: str, path: Path, parsed: ParsedFile) -> BatchInput:
+    """What the store needs of a parsed file."""
+    return BatchInput(
+        source=source, file=str(path), records=parsed.records, quarantine=parsed.quarantine,
+        rows_read=parsed.rows_read, rows_filtered=parsed.rows_filtered,
+        minimised=parsed.minimised, notes=tuple(parsed.notes),
     )
 
 

@@ -66,7 +66,8 @@ source, metric (``incidents`` for point events), category, summed value, record 
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one ingest batch did: every read row is stored, a duplicate, or quarantined."""
+    """What one ingest batch did. Every read row is exactly one of: stored, a duplicate of a
+    known record, quarantined (with a reason), or filtered out on purpose by the mapping."""
 
     batch_id: int
     source: str
@@ -75,7 +76,34 @@ class BatchResult:
     rows_stored: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
+    rows_filtered: int = 0
     quarantine_rules: dict[str, int] = field(default_factory=dict)
+    minimised: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInput:
+    """One file's worth of parsed input for :meth:`Store.append_batch`.
+
+    Attributes:
+        source, file: where it came from.
+        records: Arrow tables per record kind.
+        quarantine: rejected rows (``line``, ``rule``, ``reason``, ``raw``).
+        rows_read: input rows seen.
+        rows_filtered: rows the mapping leaves out on purpose (e.g. other teams' games).
+        minimised: counts of what minimisation did (``dropped:recit``, ``redacted:phone``…).
+        notes: facts worth reporting (``encoding detected: latin-1``…).
+    """
+
+    source: str
+    file: str | None
+    records: dict[RecordKind, pa.Table]
+    quarantine: pa.Table
+    rows_read: int
+    rows_filtered: int = 0
+    minimised: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +135,9 @@ class UserRow:
 class Store(Protocol):
     """What belvedere needs from persistence."""
 
-    def append_batch(
-        self,
-        *,
-        source: str,
-        file: str | None,
-        records: dict[RecordKind, pa.Table],
-        quarantine: pa.Table,
-        rows_read: int,
-    ) -> BatchResult:
+    def append_batch(self, batch: BatchInput) -> BatchResult:
         """Store one batch atomically: records (skipping known ``(source, source_id)``),
-        quarantined rows and the batch log line — all or nothing."""
+        quarantined rows, the batch log line and the source's cursor — all or nothing."""
         ...
 
     def situation(self, query: SituationQuery) -> pa.Table:

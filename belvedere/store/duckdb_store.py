@@ -8,6 +8,7 @@ worker threads never share one.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import duckdb
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from belvedere.errors import StoreBusy, StoreError
 from belvedere.grid.cells import cell_to_str
@@ -23,6 +25,7 @@ from belvedere.grid.timebins import local_wallclock
 from belvedere.store import queries
 from belvedere.store.base import (
     AuditRow,
+    BatchInput,
     BatchResult,
     RecordKind,
     SituationQuery,
@@ -36,6 +39,11 @@ _RECORD_TYPES: dict[RecordKind, type] = {
     "planned_events": PlannedEvent,
 }
 # The local wall-clock column each kind derives at append time, from which UTC column.
+_TIME_COLUMNS: dict[RecordKind, str] = {
+    "incidents": "ts",
+    "measurements": "start",
+    "planned_events": "start",
+}
 _LOCAL_COLUMNS: dict[RecordKind, tuple[str, str]] = {
     "incidents": ("ts_local", "ts"),
     "measurements": ("start_local", "start"),
@@ -114,55 +122,75 @@ class DuckDBStore:
 
     # -- ingest -----------------------------------------------------------------------------
 
-    def append_batch(
-        self,
-        *,
-        source: str,
-        file: str | None,
-        records: dict[RecordKind, pa.Table],
-        quarantine: pa.Table,
-        rows_read: int,
-    ) -> BatchResult:
+    def append_batch(self, batch: BatchInput) -> BatchResult:
         """Store one batch in one transaction (see :meth:`Store.append_batch`)."""
         con = self._con.cursor()
         con.begin()
         try:
             batch_id = int(_one(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_batches"))
-            result = BatchResult(batch_id=batch_id, source=source, file=file, rows_read=rows_read)
+            result = BatchResult(batch_id=batch_id, source=batch.source, file=batch.file,
+                                 rows_read=batch.rows_read, rows_filtered=batch.rows_filtered,
+                                 minimised=dict(batch.minimised), notes=list(batch.notes))
             started = datetime.now(UTC)
-            for kind, table in records.items():
+            for kind, table in batch.records.items():
                 result.rows_stored += self._insert(con, kind, table, batch_id)
-            q = quarantine.cast(QUARANTINE_SCHEMA)
+            q = batch.quarantine.cast(QUARANTINE_SCHEMA)
             con.register("incoming_quarantine", q)
             con.execute(
-                "INSERT INTO quarantine SELECT ?, ?, ?, line, rule, reason, raw "
-                "FROM incoming_quarantine",
-                [batch_id, source, file],
+                "INSERT INTO quarantine (batch_id, source, file, line, rule, reason, raw, status) "
+                "SELECT ?, ?, ?, line, rule, reason, raw, 'open' FROM incoming_quarantine",
+                [batch_id, batch.source, batch.file],
             )
             con.unregister("incoming_quarantine")
             result.rows_quarantined = q.num_rows
             for rule in q.column("rule").to_pylist():
                 result.quarantine_rules[rule] = result.quarantine_rules.get(rule, 0) + 1
-            result.rows_duplicate = rows_read - result.rows_stored - result.rows_quarantined
+            result.rows_duplicate = (batch.rows_read - result.rows_stored
+                                     - result.rows_quarantined - batch.rows_filtered)
+            if result.rows_duplicate < 0:
+                raise StoreError(
+                    f"{batch.source} ({batch.file}): {batch.rows_read} rows read but "
+                    f"{result.rows_stored} stored, {result.rows_quarantined} quarantined and "
+                    f"{batch.rows_filtered} filtered — the connector lost count"
+                )
             con.execute(
-                "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'done')",
-                [
-                    batch_id,
-                    source,
-                    file,
-                    started,
-                    datetime.now(UTC),
-                    rows_read,
-                    result.rows_stored,
-                    result.rows_duplicate,
-                    result.rows_quarantined,
-                ],
+                "INSERT INTO ingest_batches (batch_id, source, file, started_at, finished_at, "
+                "rows_read, rows_stored, rows_duplicate, rows_quarantined, status, rows_filtered, "
+                "minimised, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?, ?)",
+                [batch_id, batch.source, batch.file, started, datetime.now(UTC), batch.rows_read,
+                 result.rows_stored, result.rows_duplicate, result.rows_quarantined,
+                 batch.rows_filtered, json.dumps(result.minimised, sort_keys=True),
+                 json.dumps(result.notes)],
             )
+            self._advance_cursor(con, batch, batch_id)
             con.commit()
         except Exception:
             con.rollback()
             raise
         return result
+
+    def _advance_cursor(self, con: duckdb.DuckDBPyConnection, batch: BatchInput,
+                        batch_id: int) -> None:
+        """Move the source's cursor to the newest time this batch brought."""
+        newest = [
+            pc.max(table.column(column)).as_py()
+            for kind, table in batch.records.items()
+            for column in (_TIME_COLUMNS[kind],)
+            if table.num_rows
+        ]
+        newest = [t for t in newest if t is not None]
+        con.execute(
+            "INSERT INTO source_cursors VALUES (?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
+            "last_ts = greatest(coalesce(source_cursors.last_ts, excluded.last_ts), "
+            "coalesce(excluded.last_ts, source_cursors.last_ts)), last_file = excluded.last_file, "
+            "last_batch = excluded.last_batch, updated_at = excluded.updated_at",
+            [batch.source, max(newest) if newest else None, batch.file, batch_id,
+             datetime.now(UTC)],
+        )
+
+    def cursors(self) -> pa.Table:
+        """Per source: the newest record time held, the last file and batch ingested."""
+        return self._arrow("SELECT * FROM source_cursors ORDER BY source")
 
     def _insert(self, con: duckdb.DuckDBPyConnection, kind: RecordKind, table: pa.Table,
                 batch_id: int) -> int:

@@ -127,4 +127,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "ingest accounting: filtered rows, minimisation counts, notes; quarantine status; cursors",
+        """
+        ALTER TABLE ingest_batches ADD COLUMN rows_filtered BIGINT DEFAULT 0;
+        ALTER TABLE ingest_batches ADD COLUMN minimised VARCHAR DEFAULT '{}';
+        ALTER TABLE ingest_batches ADD COLUMN notes VARCHAR DEFAULT '[]';
+        ALTER TABLE quarantine ADD COLUMN status VARCHAR DEFAULT 'open';
+        CREATE TABLE source_cursors (
+            source VARCHAR PRIMARY KEY,
+            last_ts TIMESTAMPTZ,
+            last_file VARCHAR,
+            last_batch BIGINT NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
 ]

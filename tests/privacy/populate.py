@@ -10,6 +10,7 @@ from belvedere.grid.cells import latlng_to_cells
 from belvedere.grid.places import HOSPITALS
 from belvedere.grid.records import Incident, Measurement, to_table
 from belvedere.grid.zones import arrondissements
+from belvedere.store.base import BatchInput
 from belvedere.store.duckdb_store import DuckDBStore, empty_quarantine
 
 START = datetime(2024, 9, 1, tzinfo=UTC)
@@ -38,9 +39,9 @@ def populate(db: DuckDBStore, seed: int = 5) -> None:
                  origin="reported_by_public")
         for (sid, ts, lat, lon, zone), c in zip(rows, cells, strict=True)
     ]
-    db.append_batch(source="police_log", file=None,
+    db.append_batch(BatchInput(source="police_log", file=None,
                     records={"incidents": to_table(Incident, incidents)},
-                    quarantine=empty_quarantine(), rows_read=len(incidents))
+                    quarantine=empty_quarantine(), rows_read=len(incidents)))
     ed = []
     for h, site in enumerate(HOSPITALS.values()):
         cell = int(latlng_to_cells(np.array([site.lat]), np.array([site.lon]))[0])
@@ -50,6 +51,6 @@ def populate(db: DuckDBStore, seed: int = 5) -> None:
                                   metric="ed_arrivals", category="malaise", site=site.site_id,
                                   zone=None if h == 2 else "13205", cell=cell, start=t,
                                   end=t + timedelta(hours=1), value=float(rng.poisson(1.5 + h))))
-    db.append_batch(source="hospital_ed", file=None,
+    db.append_batch(BatchInput(source="hospital_ed", file=None,
                     records={"measurements": to_table(Measurement, ed)},
-                    quarantine=empty_quarantine(), rows_read=len(ed))
+                    quarantine=empty_quarantine(), rows_read=len(ed)))

@@ -12,7 +12,7 @@ import pytest
 from belvedere.errors import StoreBusy
 from belvedere.grid.cells import str_to_cell
 from belvedere.grid.records import Incident, Measurement, to_table
-from belvedere.store.base import SituationQuery
+from belvedere.store.base import BatchInput, SituationQuery
 from belvedere.store.duckdb_store import DuckDBStore, empty_quarantine
 from belvedere.store.migrations import MIGRATIONS
 
@@ -28,9 +28,9 @@ def incident(i: int, minutes: int = 0, cell: int = VELODROME_CELL, zone: str = "
 
 
 def append(db: DuckDBStore, rows: list[Incident]) -> int:
-    result = db.append_batch(source="police_log", file="f.csv",
+    result = db.append_batch(BatchInput(source="police_log", file="f.csv",
                              records={"incidents": to_table(Incident, rows)},
-                             quarantine=empty_quarantine(), rows_read=len(rows))
+                             quarantine=empty_quarantine(), rows_read=len(rows)))
     return result.rows_stored
 
 
@@ -57,9 +57,9 @@ def test_a_batch_that_fails_midway_leaves_nothing_behind(store: DuckDBStore) -> 
     good = to_table(Incident, [incident(1)])
     broken = pa.table({"source": ["cctv"]})  # not a measurements table: fails after incidents
     with pytest.raises(KeyError):
-        store.append_batch(source="police_log", file="f.csv",
+        store.append_batch(BatchInput(source="police_log", file="f.csv",
                            records={"incidents": good, "measurements": broken},
-                           quarantine=empty_quarantine(), rows_read=2)
+                           quarantine=empty_quarantine(), rows_read=2))
     assert store.count("incidents") == 0
     assert store.batches().num_rows == 0
 
@@ -111,9 +111,9 @@ def test_situation_sums_measurements_and_skips_values_suppressed_at_source(
                         start=T0 + timedelta(hours=i), end=T0 + timedelta(hours=i + 1),
                         value=v, flags="" if v is not None else "suppressed_at_source")
             for i, v in enumerate([1200.0, None, 800.0])]
-    store.append_batch(source="mobile_presence", file=None,
+    store.append_batch(BatchInput(source="mobile_presence", file=None,
                        records={"measurements": to_table(Measurement, rows)},
-                       quarantine=empty_quarantine(), rows_read=3)
+                       quarantine=empty_quarantine(), rows_read=3))
     q = SituationQuery(start=T0, end=T0 + timedelta(hours=3), level="cell", resolution=9,
                        bin="window")
     (row,) = store.situation(q).to_pylist()
