@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from belvedere.sources.ingest import batch_input
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.police_log import NATURE_TO_CATEGORY, PoliceLog
 from belvedere.store.duckdb_store import DuckDBStore
@@ -78,13 +79,11 @@ def main() -> None:
         parsed = source.read(csv, Pseudonymiser.ephemeral())
         parse = time.perf_counter() - t
         t = time.perf_counter()
-        result = store.append_batch(BatchInput(source="police_log", file=str(csv), records=parsed.records,
-                                    quarantine=parsed.quarantine, rows_read=parsed.rows_read)
+        result = store.append_batch(batch_input("police_log", csv, parsed))
         append = time.perf_counter() - t
         t = time.perf_counter()
         again = source.read(csv, Pseudonymiser.ephemeral())
-        second = store.append_batch(BatchInput(source="police_log", file=str(csv), records=again.records,
-                                    quarantine=again.quarantine, rows_read=again.rows_read)
+        second = store.append_batch(batch_input("police_log", csv, again))
         reingest = time.perf_counter() - t
         store.close()
 

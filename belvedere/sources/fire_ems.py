@@ -17,6 +17,7 @@ from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
     apply_rules,
+    keep,
     local_time_to_utc,
     locate,
     number,
@@ -53,7 +54,7 @@ class FireEms(Connector):
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one export."""
         raw = read_delimited(path, source=self.info.name, separator=";", required=KEPT)
-        df = raw.select([*KEPT, "_line"]).with_columns(
+        df = keep(raw, KEPT).with_columns(
             x=number("x_l93", decimal_comma=True),
             y=number("y_l93", decimal_comma=True),
             ts=local_time_to_utc(pl.col("date_alerte"), "%Y-%m-%d %H:%M:%S"),

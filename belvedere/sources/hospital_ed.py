@@ -20,6 +20,7 @@ from belvedere.sources.tabular import (
     Rule,
     apply_rules,
     hourly_rules,
+    keep,
     local_hour_to_utc,
     number,
     read_delimited,
@@ -63,7 +64,7 @@ class HospitalEd(Connector):
         by_code = pl.from_arrow(hospitals).select(  # type: ignore[union-attr]
             finess="code", site="site_id", cell="cell", zone="zone"
         )
-        df = raw.select([*KEPT, "_line"]).with_columns(
+        df = keep(raw, KEPT).with_columns(
             start=local_hour_to_utc("date", "heure"),
             value=number("nb_passages"),
         )

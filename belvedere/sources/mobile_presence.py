@@ -21,6 +21,7 @@ from belvedere.sources.tabular import (
     apply_rules,
     centroid_zone,
     hourly_rules,
+    keep,
     local_hour_to_utc,
     number,
     read_delimited,
@@ -49,7 +50,7 @@ class MobilePresence(Connector):
         raw = read_delimited(path, source=self.info.name, separator=";", required=KEPT)
         zone_ids = raw["zone_id"].fill_null("").str.strip_chars()
         valid = {z: h3.is_valid_cell(z) for z in zone_ids.unique().to_list()}
-        df = raw.select([*KEPT, "_line"]).with_columns(
+        df = keep(raw, KEPT).with_columns(
             start=local_hour_to_utc("date", "heure"),
             value=number("nb_presents", decimal_comma=True),
             zone_ok=zone_ids.replace_strict(valid, default=False),

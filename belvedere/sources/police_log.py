@@ -16,6 +16,7 @@ from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
     Rule,
     apply_rules,
+    keep,
     local_time_to_utc,
     locate,
     number,
@@ -63,7 +64,7 @@ class PoliceLog(Connector):
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one export (``;``, decimal commas, ``dd/mm/yyyy HH:MM`` local)."""
         raw = read_delimited(path, source=self.info.name, separator=";", required=KEPT)
-        df = raw.select([*KEPT, "_line"]).with_columns(
+        df = keep(raw, KEPT).with_columns(
             lat=number("latitude", decimal_comma=True),
             lon=number("longitude", decimal_comma=True),
             ts=local_time_to_utc(pl.col("date_heure"), "%d/%m/%Y %H:%M"),

@@ -19,9 +19,12 @@ from belvedere.errors import SourceError
 from belvedere.grid.cells import latlng_to_cells
 from belvedere.grid.timebins import CITY_TZ
 from belvedere.grid.zones import arrondissements, assign_zones
-
-LINE = "_line"
-"""Column holding each row's 1-based line (CSV: the header is line 1) or item number (JSON)."""
+from belvedere.sources.delimited import (
+    LINE,
+    STRUCTURE,
+    STRUCTURE_REASON,
+    read_delimited_exact,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,27 +46,35 @@ def required(column: str, rule: str = "no_id") -> Rule:
 
 
 def read_delimited(
-    path: Path, *, source: str, separator: str, required: list[str], encoding: str = "utf8"
+    path: Path, *, source: str, separator: str, required: list[str], encoding: str = "utf-8",
+    quote: str = '"', notes: list[str] | None = None,
 ) -> pl.DataFrame:
-    """Read a delimited file with every column as text, plus its line numbers.
+    """Read a delimited file (plain or ``.gz``) with every column as text, plus line numbers.
+
+    Malformed lines (too few or too many fields, bad encoding, bad quoting) are returned as rows
+    flagged for quarantine (see :mod:`belvedere.sources.delimited`); :func:`apply_rules`
+    quarantines them before any other rule. ``notes`` receives what is worth reporting.
 
     Raises:
         SourceError: the file is missing, unreadable, or lacks a required column.
     """
-    try:
-        df = pl.read_csv(
-            path, separator=separator, infer_schema=False, encoding=encoding,
-            truncate_ragged_lines=False,
-        )
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SourceError(f"cannot read: {exc}", source=source, file=str(path)) from exc
+    df = read_delimited_exact(path, source=source, separator=separator, encoding=encoding,
+                              quote=quote, notes=notes)
     missing = [c for c in required if c not in df.columns]
     if missing:
+        found = [c for c in df.columns if not c.startswith("_")]
         raise SourceError(
-            f"missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}",
+            f"missing column(s) {', '.join(missing)}; found {', '.join(found)}",
             source=source, file=str(path),
         )
-    return df.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+    return df
+
+
+def keep(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``columns`` of a frame from :func:`read_delimited`, with the line and structure columns
+    that :func:`apply_rules` needs (always use this rather than a bare ``select``)."""
+    internal = [c for c in (LINE, STRUCTURE, STRUCTURE_REASON) if c in df.columns]
+    return df.select([*columns, *internal])
 
 
 def number(column: str, *, decimal_comma: bool = False) -> pl.Expr:
@@ -101,17 +112,23 @@ def apply_rules(
         return r.reason.fill_null(pl.lit(f"{r.rule}: value missing"))
 
     # Built from the last rule back, so that the first failing rule is the one named.
+    if STRUCTURE in df.columns:
+        # Malformed lines first: their fields cannot be trusted for any other rule.
+        rules = [Rule("structure", pl.col(STRUCTURE).is_not_null(), pl.col(STRUCTURE_REASON)),
+                 *rules]
     rule_expr: pl.Expr = pl.lit(None, pl.String)
     reason_expr: pl.Expr = pl.lit(None, pl.String)
     for r in reversed(rules):
-        rule_expr = pl.when(r.bad).then(pl.lit(r.rule)).otherwise(rule_expr)
+        name = pl.col(STRUCTURE) if r.rule == "structure" else pl.lit(r.rule)
+        rule_expr = pl.when(r.bad).then(name).otherwise(rule_expr)
         reason_expr = pl.when(r.bad).then(reason(r)).otherwise(reason_expr)
     tagged = df.with_columns(
         rule_expr.alias("_rule"),
         reason_expr.alias("_reason"),
     )
     bad = tagged.filter(pl.col("_rule").is_not_null())
-    good = tagged.filter(pl.col("_rule").is_null()).drop("_rule", "_reason")
+    good = tagged.filter(pl.col("_rule").is_null()).drop(
+        "_rule", "_reason", STRUCTURE, STRUCTURE_REASON, strict=False)
     return good, quarantine_frame(bad, pl.col("_rule"), pl.col("_reason"), raw_columns)
 
 
@@ -137,7 +154,7 @@ def locate(df: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame
     lat_np = df[lat].to_numpy()
     lon_np = df[lon].to_numpy()
     cells = latlng_to_cells(lat_np, lon_np)
-    zones = assign_zones(arrondissements(), lat_np, lon_np)
+    zones = assign_zones(arrondissements(), lat_np, lon_np, cells)
     return df.with_columns(
         pl.Series("cell", cells, dtype=pl.Int64).replace(0, None),
         pl.Series("zone", zones.tolist(), dtype=pl.String),

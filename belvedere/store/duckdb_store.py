@@ -9,11 +9,13 @@ worker threads never share one.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,6 +77,9 @@ class DuckDBStore:
 
     def __init__(self, path: str | Path = "belvedere.duckdb", *, read_only: bool = False) -> None:
         self.path = str(path)
+        # Serialises appends within this process: the anti-join that keeps (source, source_id)
+        # unique must not run concurrently with another append (DuckDB locks out other processes).
+        self._write_lock = threading.Lock()
         try:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
@@ -124,6 +129,10 @@ class DuckDBStore:
 
     def append_batch(self, batch: BatchInput) -> BatchResult:
         """Store one batch in one transaction (see :meth:`Store.append_batch`)."""
+        with self._write_lock:
+            return self._append(batch)
+
+    def _append(self, batch: BatchInput) -> BatchResult:
         con = self._con.cursor()
         con.begin()
         try:
@@ -203,15 +212,20 @@ class DuckDBStore:
             local_name, utc_name = _LOCAL_COLUMNS[kind]
             table = table.append_column(local_name, local_wallclock(table.column(utc_name)))
             columns.append(local_name)
+        # The input order, so that "first occurrence" is well defined.
+        table = table.append_column("_ord", pa.array(np.arange(table.num_rows, dtype=np.int64)))
         con.register("incoming", table)
         cols = ", ".join(_quote(c) for c in columns)
-        # Duplicates inside the batch keep their first occurrence; known keys are skipped.
+        # The key (source, source_id) is enforced here (see migrations.py for why it is not a
+        # declared primary key): duplicates inside the batch keep their first occurrence, and
+        # keys already stored are skipped by the anti-join.
         stored = _one(
             con,
             f"INSERT INTO {kind} ({cols}, batch_id) "
             f"SELECT {cols}, ? FROM (SELECT *, row_number() OVER "
-            f"(PARTITION BY source, source_id) AS rn FROM incoming) WHERE rn = 1 "
-            f"ON CONFLICT DO NOTHING",
+            f"(PARTITION BY source, source_id ORDER BY _ord) AS rn FROM incoming) AS i "
+            f"WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM {kind} AS t "
+            f"WHERE t.source = i.source AND t.source_id = i.source_id)",
             [batch_id],
         )
         con.unregister("incoming")

@@ -2,6 +2,13 @@
 
 Each migration is applied once, in order, inside a transaction, and recorded in
 ``schema_migrations``. Never edit a released migration: add the next one.
+
+``(source, source_id)`` identifies a record. On DuckDB it is *not* declared as a primary key:
+building DuckDB's ART index costs about a second per million rows appended (measured: 1.15 s
+with the key, 0.20 s without), five times the rest of the append. The DuckDB store enforces the
+key itself: appends are serialised by a lock and each inserts only keys absent from the table
+(an anti-join inside the write transaction), and DuckDB allows one writing process per file.
+The PostgreSQL store declares the key as a primary key.
 """
 
 from __future__ import annotations
@@ -39,8 +46,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             time_precision VARCHAR NOT NULL,
             place_precision VARCHAR NOT NULL,
             attrs VARCHAR NOT NULL,
-            batch_id BIGINT NOT NULL,
-            PRIMARY KEY (source, source_id)
+            batch_id BIGINT NOT NULL
         );
         CREATE TABLE measurements (
             source VARCHAR NOT NULL,
@@ -56,8 +62,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             value DOUBLE,
             contributors BIGINT,
             flags VARCHAR NOT NULL,
-            batch_id BIGINT NOT NULL,
-            PRIMARY KEY (source, source_id)
+            batch_id BIGINT NOT NULL
         );
         CREATE TABLE planned_events (
             source VARCHAR NOT NULL,
@@ -73,8 +78,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             expected_attendance BIGINT,
             cell BIGINT,
             zone VARCHAR,
-            batch_id BIGINT NOT NULL,
-            PRIMARY KEY (source, source_id)
+            batch_id BIGINT NOT NULL
         );
         CREATE TABLE quarantine (
             batch_id BIGINT NOT NULL,
