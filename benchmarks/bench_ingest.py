@@ -19,9 +19,10 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import batch_input
+from belvedere.sources.mapping import load_mapping
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.sources.police_log import NATURE_TO_CATEGORY, PoliceLog
 from belvedere.store.duckdb_store import DuckDBStore
 
 HEADER = ["numero_fiche", "date_heure", "adresse", "latitude", "longitude", "code_nature",
@@ -37,7 +38,7 @@ def write_police_log(path: Path, rows: int, seed: int = 1) -> None:
     minutes = rng.integers(0, 365 * 24 * 60, rows)
     ts = pl.Series((np.datetime64("2024-01-01T00:00") + minutes.astype("timedelta64[m]"))
                    .astype("datetime64[ms]"))
-    codes = np.array(sorted(NATURE_TO_CATEGORY))
+    codes = np.array(sorted(load_mapping("marseille_police_log").category.map))
     df = pl.DataFrame({
         "numero_fiche": pl.Series([f"MC-{i:08d}" for i in range(rows)]),
         "date_heure": ts.dt.strftime("%d/%m/%Y %H:%M"),
@@ -74,7 +75,7 @@ def main() -> None:
         con.close()
 
         store = DuckDBStore(folder / "belvedere.duckdb")
-        source = PoliceLog()
+        source = IncidentLog.packaged("marseille_police_log")
         t = time.perf_counter()
         parsed = source.read(csv, Pseudonymiser.ephemeral())
         parse = time.perf_counter() - t

@@ -29,12 +29,18 @@ ORIGINS = ("reported_by_public", "fire_ems", "field_agent", "discovered_by_patro
 
 INCIDENT_CATEGORIES: dict[str, str] = {
     "theft": "Theft",
+    "robbery": "Robbery",
+    "vehicle_theft": "Vehicle theft",
     "burglary": "Burglary",
     "assault": "Assault",
     "vandalism": "Vandalism",
     "public_order": "Public order",
     "traffic": "Traffic",
     "drugs": "Drugs",
+    "weapons": "Weapons",
+    "fraud": "Fraud",
+    "trespass": "Trespass",
+    "sexual_offence": "Sexual offence",
     "fire": "Fire",
     "rescue": "Rescue / medical",
     "assistance": "Assistance",
@@ -47,6 +53,7 @@ INCIDENT_CATEGORIES: dict[str, str] = {
     "intrusion": "Intrusion",
     "fall": "Fall",
     "fire_smoke": "Fire / smoke detected",
+    "transit_disruption": "Transit disruption",
     "other": "Other",
 }
 """The shared taxonomy (id → English label); each record also keeps the source's own code."""

@@ -94,17 +94,16 @@ def _builtins() -> list[Source]:
         cctv,
         events,
         field_reports,
-        fire_ems,
         hospital_ed,
         mobile_presence,
-        police_log,
         transit,
     )
+    from belvedere.sources.incident_log import IncidentLog
 
     return [
-        police_log.PoliceLog(),
+        IncidentLog.packaged("marseille_police_log"),
         cctv.Cctv(),
-        fire_ems.FireEms(),
+        IncidentLog.packaged("marseille_fire_ems"),
         field_reports.FieldReports(),
         mobile_presence.MobilePresence(),
         transit.Transit(),

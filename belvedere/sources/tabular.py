@@ -90,12 +90,15 @@ def local_time_to_utc(expr: pl.Expr, fmt: str, tz: str = CITY_TZ) -> pl.Expr:
 
     Times in the autumn DST overlap take the earlier instant, as French police software does.
     """
-    return (
-        expr.str.strip_chars()
-        .str.strptime(pl.Datetime("us"), fmt, strict=False)
-        .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-    )
+    return wallclock_to_utc(expr.str.strip_chars().str.strptime(pl.Datetime("us"), fmt,
+                                                                 strict=False), tz)
+
+
+def wallclock_to_utc(expr: pl.Expr, tz: str = CITY_TZ) -> pl.Expr:
+    """UTC datetime of a naive local datetime in ``tz`` (null when it does not exist, as in the
+    spring DST gap; the earlier instant in the autumn overlap)."""
+    return (expr.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC"))
 
 
 def apply_rules(

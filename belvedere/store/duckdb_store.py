@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import ibis
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 

@@ -20,7 +20,9 @@ _RES_SHIFT = 52
 def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
     """Every stored figure as one long table: point events count 1, measurements their value.
 
-    Measurements suppressed at source (value NULL) are left out: they carry no figure.
+    Measurements suppressed at source (value NULL) are left out: they carry no figure. Records
+    known only to a zone have no cell, so cell-level situations leave them out and zone-level
+    ones count them.
     """
     inc = incidents.select(
         source=_.source,
@@ -31,6 +33,7 @@ def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
         cell=_.cell,
         zone=_.zone,
         value=ibis.literal(1.0, type="float64"),
+        time_precision=_.time_precision.cast("string"),  # nullable, as the literal below
     )
     mea = measurements.filter(_.value.notnull()).select(
         source=_.source,
@@ -41,6 +44,7 @@ def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
         cell=_.cell,
         zone=_.zone,
         value=_.value.cast("float64"),
+        time_precision=ibis.literal("hour"),
     )
     return inc.union(mea)
 
@@ -74,7 +78,8 @@ def situation(obs: ir.Table, q: SituationQuery) -> ir.Table:
     else:
         t = t.mutate(place=ibis.literal("city"))
     if q.bin == "hour":
-        t = t.mutate(bin_start=_.ts_local.truncate("h"))
+        # A record known only to the day has no hour: it is counted by day, never at 00:00.
+        t = t.filter(_.time_precision != "day").mutate(bin_start=_.ts_local.truncate("h"))
     elif q.bin == "day":
         t = t.mutate(bin_start=_.ts_local.truncate("D"))
     else:

@@ -12,8 +12,8 @@ from pyproj import Transformer
 from belvedere.errors import RedLineViolation
 from belvedere.sources.events import EventsCalendar
 from belvedere.sources.field_reports import FieldReports
-from belvedere.sources.fire_ems import FireEms
 from belvedere.sources.hospital_ed import HospitalEd
+from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.mobile_presence import MobilePresence
 
@@ -28,11 +28,11 @@ def test_fire_ems_converts_lambert93_and_keeps_duration(tmp_path: Path) -> None:
         "id_intervention;date_alerte;date_fin;x_l93;y_l93;type_intervention;sous_type\n"
         f"B-1;2024-03-02 17:45:00;2024-03-02 18:31:00;{x:.0f};{y:.0f};SAP;Malaise\n"
         "B-2;2024-03-02 17:45:00;2024-03-02 18:31:00;;;INCENDIE;Feu\n")
-    parsed = FireEms().read(path, KEY)
+    parsed = IncidentLog.packaged("marseille_fire_ems").read(path, KEY)
     (row,) = parsed.records["incidents"].to_pylist()
     assert abs(row["lat"] - 43.2698) < 1e-4 and abs(row["lon"] - 5.3959) < 1e-4
     assert (row["category"], row["zone"], json.loads(row["attrs"])) == (
-        "rescue", "13208", {"duration_min": 46})
+        "rescue", "13208", {"sous_type": "Malaise", "duration_min": 46})
     assert parsed.quarantine.column("rule").to_pylist() == ["no_place"]
 
 

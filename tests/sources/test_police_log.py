@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.sources.police_log import PoliceLog
 from belvedere.store.duckdb_store import DuckDBStore
 from tests.sources.feeds import police_row, write_police_log
+
+POLICE = IncidentLog.packaged("marseille_police_log")
 
 
 def test_police_log_reads_french_export_in_utc(tmp_path: Path) -> None:
     path = write_police_log(tmp_path, [police_row("MC-1")])
-    parsed = PoliceLog().read(path, Pseudonymiser.ephemeral())
+    parsed = POLICE.read(path, Pseudonymiser.ephemeral())
     row = parsed.records["incidents"].to_pylist()[0]
     assert row["source_id"] == "MC-1"
     assert row["category"] == "theft" and row["source_category"] == "VOL_SIMPLE"
@@ -26,7 +28,7 @@ def test_police_log_reads_french_export_in_utc(tmp_path: Path) -> None:
 
 def test_police_log_drops_narrative_and_address(tmp_path: Path) -> None:
     path = write_police_log(tmp_path, [police_row("MC-1"), police_row("MC-2", lat="")])
-    parsed = PoliceLog().read(path, Pseudonymiser.ephemeral())
+    parsed = POLICE.read(path, Pseudonymiser.ephemeral())
     stored_text = json.dumps(parsed.records["incidents"].to_pylist(), default=str)
     quarantined_text = json.dumps(parsed.quarantine.to_pylist())
     for text in (stored_text, quarantined_text):
@@ -35,7 +37,7 @@ def test_police_log_drops_narrative_and_address(tmp_path: Path) -> None:
 
 def test_police_log_quarantines_rows_without_a_place(tmp_path: Path) -> None:
     path = write_police_log(tmp_path, [police_row("MC-1"), police_row("MC-2", lat="")])
-    parsed = PoliceLog().read(path, Pseudonymiser.ephemeral())
+    parsed = POLICE.read(path, Pseudonymiser.ephemeral())
     q = parsed.quarantine.to_pylist()
     assert [(r["line"], r["rule"]) for r in q] == [(3, "no_place")]
     assert parsed.records["incidents"].num_rows == 1
@@ -45,16 +47,16 @@ def test_police_log_quarantines_bad_and_nonexistent_times(tmp_path: Path) -> Non
     rows = [police_row("MC-1", when="2024-03-02 17:45"),  # wrong format
             police_row("MC-2", when="31/03/2024 02:30"),  # in the spring DST gap
             police_row("MC-3", when="27/10/2024 02:30")]  # in the autumn overlap: earlier
-    parsed = PoliceLog().read(write_police_log(tmp_path, rows), Pseudonymiser.ephemeral())
+    parsed = POLICE.read(write_police_log(tmp_path, rows), Pseudonymiser.ephemeral())
     rules = {r["line"]: r["rule"] for r in parsed.quarantine.to_pylist()}
-    assert rules == {2: "bad_time", 3: "bad_time"}
+    assert rules == {2: "bad_time", 3: "nonexistent_time"}
     (kept,) = parsed.records["incidents"].to_pylist()
     assert kept["ts"].isoformat() == "2024-10-27T00:30:00+00:00"
 
 
 def test_police_log_quarantines_points_outside_the_city(tmp_path: Path) -> None:
     path = write_police_log(tmp_path, [police_row("MC-1", lat="48,8566", lon="2,3522")])
-    parsed = PoliceLog().read(path, Pseudonymiser.ephemeral())
+    parsed = POLICE.read(path, Pseudonymiser.ephemeral())
     (q,) = parsed.quarantine.to_pylist()
     assert q["rule"] == "outside_area" and "48.8566" in q["reason"]
 

@@ -1,0 +1,143 @@
+"""Mapping-driven incident logs: ids, time precision, place precision, encodings, minimisation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from belvedere.errors import ConfigError
+from belvedere.sources.incident_log import IncidentLog
+from belvedere.sources.ingest import IngestReport, ingest_file
+from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
+from belvedere.sources.minimise import Pseudonymiser
+from belvedere.store.base import SituationQuery
+from belvedere.store.duckdb_store import DuckDBStore
+
+KEY = Pseudonymiser(b"k" * 32)
+
+ZONE_MAPPING = """
+[source]
+name = "town_log"
+label_fr = "Journal"
+label_en = "Log"
+[file]
+separator = ","
+[id]
+hash = ["when", "area", "kind"]
+identical_rows = "distinct"
+[time]
+column = "when"
+format = "%Y-%m-%d"
+timezone = "America/Chicago"
+precision = "day"
+[place]
+kind = "zone"
+zone = "area"
+zone_prefix = "town-"
+zone_range = [1, 9]
+[category]
+column = "kind"
+[category.map]
+THEFT = "theft"
+"""
+
+
+def mapping_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    return path
+
+
+def test_zone_only_day_only_records_are_counted_by_zone_and_day_never_by_cell_or_hour(
+        tmp_path: Path) -> None:
+    source = IncidentLog(load_mapping(mapping_file(tmp_path, ZONE_MAPPING)))
+    data = tmp_path / "log.csv"
+    data.write_text("when,area,kind\n2022-05-01,3,THEFT\n2022-05-01,3,THEFT\n"
+                    "2022-05-01,12,THEFT\n2022-05-02,,THEFT\n")
+    db = DuckDBStore(tmp_path / "s.duckdb")
+    report = IngestReport()
+    ingest_file(db, source, data, KEY, report)
+    (batch,) = report.batches
+    assert (batch.rows_read, batch.rows_stored, batch.rows_quarantined) == (4, 2, 2)
+    assert sorted(batch.quarantine_rules.items()) == [("no_place", 2)]
+    window = dict(start=datetime(2022, 5, 1, tzinfo=UTC), end=datetime(2022, 5, 3, tzinfo=UTC))
+    by_zone = db.situation(SituationQuery(level="zone", bin="day", **window)).to_pylist()
+    assert [(r["place"], r["bin_start"], r["value"]) for r in by_zone] == [
+        ("town-3", datetime(2022, 5, 1), 2.0)]
+    assert db.situation(SituationQuery(level="cell", bin="day", **window)).num_rows == 0
+    assert db.situation(SituationQuery(level="zone", bin="hour", **window)).num_rows == 0
+    again = IngestReport()
+    ingest_file(db, source, data, KEY, again)
+    assert again.batches[0].rows_stored == 0 and again.batches[0].rows_duplicate == 2
+    db.close()
+
+
+def test_latin1_export_with_french_hours_is_read_when_declared_and_detected_when_auto(
+        tmp_path: Path) -> None:
+    text = ("numero_fiche;date_heure;latitude;longitude;code_nature;origine;gravite;recit\n"
+            "MC-1;03/02/2018 17h45;43,2951;5,3740;DEGRADATION;patrouille;2;Vitre brisée\n")
+    data = tmp_path / "police.csv"
+    data.write_bytes(text.encode("latin-1"))
+    raw, _ = read_mapping_data("marseille_police_log")
+    for encoding, note in (("latin-1", None), ("auto", "encoding: latin-1 (detected")):
+        raw["file"]["encoding"] = encoding
+        parsed = IncidentLog(parse_mapping(raw, "test")).read(data, KEY)
+        (row,) = parsed.records["incidents"].to_pylist()
+        assert row["ts"] == datetime(2018, 2, 3, 16, 45, tzinfo=UTC)
+        assert row["category"] == "vandalism" and row["origin"] == "discovered_by_patrol"
+        assert (note is None) == (not parsed.notes)
+        if note:
+            assert parsed.notes[0].startswith(note)
+    raw["file"]["encoding"] = "utf-8"
+    parsed = IncidentLog(parse_mapping(raw, "test")).read(data, KEY)
+    assert parsed.quarantine.column("rule").to_pylist() == ["bad_encoding"]
+    assert parsed.rows_read == 1
+
+
+def test_narrative_is_dropped_by_default_and_redacted_when_the_mapping_keeps_it(
+        tmp_path: Path) -> None:
+    text = ("numero_fiche;date_heure;latitude;longitude;code_nature;origine;gravite;recit\n"
+            "MC-1;03/02/2018 17:45;43,2951;5,3740;VOL_SIMPLE;appel_public;1;"
+            "Mme Dupont joignable au 06 12 34 56 78, véhicule AB-123-CD\n")
+    data = tmp_path / "police.csv"
+    data.write_text(text)
+    raw, _ = read_mapping_data("marseille_police_log")
+    dropped = IncidentLog(parse_mapping(raw, "test")).read(data, KEY)
+    assert dropped.minimised["dropped:recit"] == 1
+    assert json.loads(dropped.records["incidents"].column("attrs")[0].as_py()) == {}
+    raw["narrative"]["mode"] = "redact"
+    kept = IncidentLog(parse_mapping(raw, "test")).read(data, KEY)
+    narrative = json.loads(kept.records["incidents"].column("attrs")[0].as_py())["narrative"]
+    assert "Dupont" not in narrative and "06 12" not in narrative and "AB-123" not in narrative
+    assert kept.minimised.get("redacted:phone") == 1 and kept.minimised.get("redacted:plate") == 1
+
+
+def test_pseudonymised_columns_never_reach_the_store_in_clear(tmp_path: Path) -> None:
+    raw, _ = read_mapping_data("marseille_police_log")
+    raw["attrs"] = {"pseudonymise": ["agent"]}
+    data = tmp_path / "police.csv"
+    data.write_text("numero_fiche;date_heure;latitude;longitude;code_nature;origine;gravite;agent\n"
+                    "MC-1;03/02/2018 17:45;43,2951;5,3740;VOL_SIMPLE;patrouille;1;matricule-77\n")
+    parsed = IncidentLog(parse_mapping(raw, "test")).read(data, KEY)
+    attrs = json.loads(parsed.records["incidents"].column("attrs")[0].as_py())
+    assert attrs == {"agent": KEY("matricule-77")}
+    assert parsed.minimised["pseudonymised:agent"] == 1
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("place", "kind", "polar"), r"\[place.kind\] must be one of latlon, xy, zone"),
+    (("category", "map", {"X": "murder"}), r"\[category.map.X\] 'murder' is not one of"),
+    (("time", "precision", 5), r"\[time.precision\] must be str"),
+    (("time", "colour", "red"), r"\[time.colour\] is not a known key"),
+])
+def test_a_bad_mapping_names_the_file_and_the_key(change: tuple[str, str, object],
+                                                  message: str) -> None:
+    raw, _ = read_mapping_data("marseille_police_log")
+    table, key, value = change
+    raw[table][key] = value
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_mapping(raw, "my-city.toml")
+    assert "my-city.toml" in str(err.value)
