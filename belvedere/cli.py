@@ -21,7 +21,16 @@ from belvedere.privacy import audit
 from belvedere.privacy.release import Actor, release
 from belvedere.privacy.users import add_user
 from belvedere.settings import SETTINGS, setting
-from belvedere.sources.ingest import IngestReport, ingest_folder
+from belvedere.sources.base import registry
+from belvedere.sources.ingest import (
+    IngestReport,
+    connector_for,
+    ingest_file,
+    ingest_folder,
+    pseudonymiser_for,
+    retry_quarantine,
+)
+from belvedere.sources.mapping import load_mapping, packaged_mappings, read_mapping_data
 from belvedere.store.base import Bin, Level, SituationQuery
 from belvedere.store.duckdb_store import DuckDBStore
 
@@ -31,6 +40,9 @@ users_app = typer.Typer(help="Manage dashboard/API users.", no_args_is_help=True
 audit_app = typer.Typer(help="Read and check the access log.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+quarantine_app = typer.Typer(help="Review and retry quarantined input rows.",
+                             no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
 console = Console()
 
 StoreOpt = Annotated[Path, typer.Option("--store", help=SETTINGS["store"].help,
@@ -83,12 +95,40 @@ def simulate(
 
 def _ingest_table(report: IngestReport) -> Table:
     table = Table(title="Ingest")
-    for col in ("source", "files", "read", "stored", "duplicates skipped", "quarantined"):
+    for col in ("source", "files", "read", "stored", "duplicates skipped", "quarantined",
+                "filtered"):
         table.add_column(col, justify="left" if col == "source" else "right")
     for source, t in report.totals().items():
         table.add_row(source, *(f"{t[k]:,}" for k in ("files", "read", "stored", "duplicates",
-                                                      "quarantined")))
+                                                      "quarantined", "filtered")))
     return table
+
+
+def _ingest_details(report: IngestReport) -> None:
+    """Why rows were quarantined, what minimisation did, and what was noticed."""
+    rules: dict[tuple[str, str], int] = {}
+    minimised: dict[tuple[str, str], int] = {}
+    for b in report.batches:
+        for rule, n in b.quarantine_rules.items():
+            rules[(b.source, rule)] = rules.get((b.source, rule), 0) + n
+        for what, n in b.minimised.items():
+            minimised[(b.source, what)] = minimised.get((b.source, what), 0) + n
+        for note in b.notes:
+            console.print(f"[cyan]note[/cyan] {b.source} {Path(b.file or '').name}: {note}")
+    if rules:
+        table = Table(title="Quarantine reasons (belvedere quarantine list)")
+        for col in ("source", "rule", "rows"):
+            table.add_column(col, justify="right" if col == "rows" else "left")
+        for (source, rule), n in sorted(rules.items()):
+            table.add_row(source, rule, f"{n:,}")
+        console.print(table)
+    if minimised:
+        table = Table(title="Minimisation at the door")
+        for col in ("source", "what", "values"):
+            table.add_column(col, justify="right" if col == "values" else "left")
+        for (source, what), n in sorted(minimised.items()):
+            table.add_row(source, what, f"{n:,}")
+        console.print(table)
 
 
 def _ingest(store: DuckDBStore, folder: Path, sources: list[str] | None) -> IngestReport:
@@ -99,31 +139,75 @@ def _ingest(store: DuckDBStore, folder: Path, sources: list[str] | None) -> Inge
             bar.update(task, description=f"ingesting {label}", completed=done, total=total)
 
         report = ingest_folder(store, folder, sources=sources, progress=tick)
+    _print_report(report)
+    return report
+
+
+def _print_report(report: IngestReport) -> None:
     console.print(_ingest_table(report))
+    _ingest_details(report)
     if report.stored == 0:
         console.print("[yellow]0 new rows stored[/yellow]: everything was already in the store.")
     else:
         console.print(f"{report.stored:,} new rows stored.")
     for source, file, reason in report.refused:
         console.print(f"[red]refused[/red] {source} {file}: {reason}")
-    return report
 
 
 @app.command()
 def ingest(
-    folder: Annotated[Path, typer.Argument(help="Folder laid out as `simulate` writes it.")],
+    target: Annotated[str, typer.Argument(
+        help="A folder laid out as `simulate` writes it, or a source name followed by FILE.")],
+    file: Annotated[Path | None, typer.Argument(help="One export of the source TARGET.")] = None,
+    mapping: Annotated[str | None, typer.Option(
+        help="Mapping (packaged name or .toml) describing FILE's format.")] = None,
     store: StoreOpt = DEFAULT_STORE,
-    source: Annotated[list[str] | None, typer.Option(help="Only these feeds.")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Folder mode: only these feeds.")
+                      ] = None,
 ) -> None:
-    """Ingest every feed of a folder; re-running stores nothing twice."""
+    """Ingest a folder of feeds, or one FILE of source TARGET; re-running stores nothing twice."""
     try:
         db = DuckDBStore(store)
-        report = _ingest(db, folder, source)
+        if file is None:
+            report = _ingest(db, Path(target), source)
+        else:
+            connector = connector_for(target, mapping)
+            report = IngestReport()
+            with console.status(f"ingesting {file.name} as {target}"):
+                ingest_file(db, connector, file, pseudonymiser_for(db), report)
+            _print_report(report)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
     if report.refused:
         raise typer.Exit(1)
+
+
+@app.command("sources")
+def list_sources(
+    mappings: Annotated[bool, typer.Option(help="Also list the packaged mappings.")] = True,
+) -> None:
+    """The registered connectors: folder, formats, what they keep; and the packaged mappings."""
+    table = Table(title="Connectors")
+    for col in ("source", "folder", "files", "becomes", "label (fr / en)"):
+        table.add_column(col, overflow="fold")
+    for name, s in registry().items():
+        table.add_row(name, f"{s.info.folder}/", ", ".join(s.info.patterns),
+                      f"{s.info.kind} ({s.info.metric})", f"{s.info.label_fr} / {s.info.label_en}")
+    console.print(table)
+    if mappings:
+        table = Table(title="Packaged mappings (belvedere ingest NAME FILE --mapping MAPPING)")
+        for col in ("mapping", "describes", "reads (everything else is dropped)"):
+            table.add_column(col, overflow="fold")
+        for name in packaged_mappings():
+            data, _ = read_mapping_data(name)
+            label = data.get("source", {}).get("label_en", "")
+            if "schedule" in data:
+                reads = f"schedule: {data['schedule'].get('format', '')}"
+            else:
+                reads = ", ".join(load_mapping(name).used_columns())
+            table.add_row(name, label, reads)
+        console.print(table)
 
 
 @app.command()
@@ -303,6 +387,75 @@ def audit_verify(store: StoreOpt = DEFAULT_STORE) -> None:
     else:
         console.print(f"[red]access log broken at line #{bad}[/red]")
         raise typer.Exit(1)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    store: StoreOpt = DEFAULT_STORE,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule.")] = None,
+    status: Annotated[str, typer.Option(help="open, retried or all.")] = "open",
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+) -> None:
+    """Quarantined rows: where they came from and why."""
+    try:
+        db = DuckDBStore(store)
+        rows = db.quarantined(source, status=None if status == "all" else status,
+                              rule=rule).to_pylist()
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    table = Table(title=f"Quarantine ({len(rows):,} {status} rows)")
+    for col in ("id", "source", "file", "line", "rule", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows[:limit]:
+        table.add_row(f"{r['batch_id']}:{r['line']}", r["source"], Path(r["file"] or "").name,
+                      str(r["line"]), r["rule"], r["reason"])
+    console.print(table)
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    row_id: Annotated[str, typer.Argument(help="BATCH:LINE, as `quarantine list` shows.")],
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """One quarantined row in full (its kept fields only: dropped text never was stored)."""
+    try:
+        batch, line = (int(x) for x in row_id.split(":"))
+    except ValueError:
+        raise typer.BadParameter("give BATCH:LINE, e.g. 3:1207") from None
+    try:
+        db = DuckDBStore(store)
+        rows = [r for r in db.quarantined().to_pylist()
+                if r["batch_id"] == batch and r["line"] == line]
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    if not rows:
+        console.print(f"[red]no quarantined row {row_id}[/red]")
+        raise typer.Exit(1)
+    row = rows[0]
+    for key in ("source", "file", "line", "rule", "reason", "status"):
+        console.print(f"[bold]{key}[/bold]: {row[key]}")
+    console.print_json(row["raw"])
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    store: StoreOpt = DEFAULT_STORE,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    mapping: Annotated[str | None, typer.Option(help="Read with this (fixed) mapping.")] = None,
+) -> None:
+    """Re-read the files that have open quarantined rows, after fixing the file or mapping."""
+    try:
+        db = DuckDBStore(store)
+        report = retry_quarantine(db, source=source, mapping=mapping)
+        still = db.quarantined(source, status="open").num_rows
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    _print_report(report)
+    console.print(f"{report.stored:,} rows recovered; {still:,} rows still in quarantine.")
 
 
 if __name__ == "__main__":

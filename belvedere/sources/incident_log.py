@@ -198,7 +198,7 @@ def _place_rules(m: Mapping) -> list[Rule]:
         limits = f" within {p.zone_range[0]}–{p.zone_range[1]}" if p.zone_range else ""
         return [Rule("no_place", bad, pl.format("{} {} is not a zone code{}", pl.lit(p.zone),
                                                 pl.col(p.zone), pl.lit(limits)))]
-    shown = (p.lat, p.lon) if p.kind == "latlon" else (p.x, p.y)
+    shown = (p.lat or "", p.lon or "") if p.kind == "latlon" else (p.x or "", p.y or "")
     rules = [Rule("no_place", pl.col("lat").is_null() | pl.col("lon").is_null(),
                   pl.format("{}/{} {}/{} missing or not numbers", pl.lit(shown[0]),
                             pl.lit(shown[1]), pl.col(shown[0]), pl.col(shown[1])))]
@@ -271,5 +271,6 @@ def _attrs(df: pl.DataFrame, m: Mapping, pseudonymiser: Pseudonymiser
                 (df[n.column].fill_null("").str.strip_chars() != "").sum())
     if not fields:
         return pl.lit("{}"), counts
-    return pl.struct(**fields).struct.json_encode(), counts
+    return pl.struct([expr.alias(name) for name, expr in fields.items()]).struct.json_encode(), \
+        counts
 

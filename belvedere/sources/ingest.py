@@ -8,12 +8,15 @@ file. Re-ingesting a file stores nothing twice (``(source, source_id)`` is the k
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from belvedere.errors import RedLineViolation, SourceError
-from belvedere.sources.base import ParsedFile, Source, registry
+from belvedere.sources.base import ParsedFile, Source, get_source, registry
+from belvedere.sources.incident_log import IncidentLog
+from belvedere.sources.mapping import parse_mapping, read_mapping_data
 from belvedere.sources.minimise import Pseudonymiser
+from belvedere.sources.schedules import schedule_from_mapping
 from belvedere.store.base import BatchInput, BatchResult, Store
 
 Progress = Callable[[str, int, int], None]
@@ -56,7 +59,7 @@ def pseudonymiser_for(store: Store) -> Pseudonymiser:
 
 
 def ingest_file(store: Store, source: Source, path: Path, pseudonymiser: Pseudonymiser,
-                report: IngestReport) -> None:
+                report: IngestReport, *, retry: bool = False) -> None:
     """Ingest one file of ``source`` into ``store``, adding to ``report``."""
     try:
         parsed = source.read(path, pseudonymiser)
@@ -65,16 +68,48 @@ def ingest_file(store: Store, source: Source, path: Path, pseudonymiser: Pseudon
         return
     if parsed.sites is not None:
         store.upsert_sites(parsed.sites)
-    report.batches.append(store.append_batch(batch_input(source.info.name, path, parsed)))
+    report.batches.append(
+        store.append_batch(batch_input(source.info.name, path, parsed, retry=retry)))
 
 
-def batch_input(source: str, path: Path, parsed: ParsedFile) -> BatchInput:
+def batch_input(source: str, path: Path, parsed: ParsedFile, *, retry: bool = False
+                ) -> BatchInput:
     """What the store needs of a parsed file."""
     return BatchInput(
         source=source, file=str(path), records=parsed.records, quarantine=parsed.quarantine,
         rows_read=parsed.rows_read, rows_filtered=parsed.rows_filtered,
-        minimised=parsed.minimised, notes=tuple(parsed.notes),
+        minimised=parsed.minimised, notes=tuple(parsed.notes), retry=retry,
     )
+
+
+def connector_for(name: str, mapping: str | Path | None = None) -> Source:
+    """The connector to store rows under ``name``: a registered one, or the one a mapping
+    (packaged name or ``.toml`` file) declares — an incident log or a schedule."""
+    if mapping is None:
+        return get_source(name)
+    data, origin = read_mapping_data(mapping)
+    if "schedule" in data:
+        data.setdefault("source", {})["name"] = name
+        return schedule_from_mapping(data, origin=origin)
+    parsed = parse_mapping(data, origin)
+    return IncidentLog(replace(parsed, source=replace(parsed.source, name=name)))
+
+
+def retry_quarantine(store: Store, *, source: str | None = None,
+                     mapping: str | Path | None = None,
+                     pseudonymiser: Pseudonymiser | None = None) -> IngestReport:
+    """Re-read every file that still has open quarantined rows (after fixing the file or the
+    mapping): rows now valid are stored, the others come back to quarantine."""
+    open_rows = store.quarantined(source, status="open")
+    pairs = sorted({(s, f) for s, f in zip(open_rows.column("source").to_pylist(),
+                                           open_rows.column("file").to_pylist(), strict=True)
+                    if f})
+    pseudonymiser = pseudonymiser or pseudonymiser_for(store)
+    report = IngestReport()
+    for name, file in pairs:
+        ingest_file(store, connector_for(name, mapping), Path(file), pseudonymiser, report,
+                    retry=True)
+    return report
 
 
 def ingest_folder(

@@ -14,8 +14,9 @@ of its kind and counts what it did (the counts feed ``ParsedFile.minimised``)::
 
 How: :data:`RULES` is one ordered list of ``(kind, regex)``; each rule is applied to the whole
 column with polars' ``str.count_matches`` and ``str.replace_all`` (Rust ``regex`` syntax: no
-look-around, ``\\b`` is Unicode-aware), never with a Python loop per row. A rule may keep a
-prefix of its match in a group named ``keep`` (the civility before a name). The most specific
+look-around, ``\\b`` is Unicode-aware), never with a Python loop per row. Lacking look-around,
+a rule may check context and put it back: a prefix in a group named ``keep`` (the civility
+before a name), a suffix in one named ``tail``. The most specific
 rules come first, so that a later, looser rule never sees a piece of an earlier match: e-mail
 before everything (its local part may hold digits), IBAN before phone and card (an IBAN's digits
 would look like a card), social-security number before card, plates before names (``M-AB 123``
@@ -141,14 +142,20 @@ RULES: tuple[tuple[str, str], ...] = (
     ),
     # One separator throughout, so that "MC-2024-000001 1000" is not an Amex number.
     ("card", rf"\b(?:\d{{13,19}}|{_CARD_GROUPS})\b"),
-    # Old French FNI first: "OM 100 AA 13" holds a SIV-like "OM 100 AA". One separator
-    # throughout, and two or three letters, so that "17H45" stays a time.
-    ("plate", rf"{_NOT_IN_DATE}\d{{1,4}}(?:{_FNI_LETTERS})(?:97[1-6]|\d{{2}}|2[AB])\b"),
-    ("plate", r"\b[A-Z]{2}[ \-]?\d{3}[ \-]?[A-Z]{2}\b"),  # French SIV, Italy
-    ("plate", r"\b[A-Z]{2}\d{2} ?[A-Z]{3}\b"),  # United Kingdom
+    # Dashed formats and the UK's cannot be read as a part of another format.
     ("plate", r"\b\d-[A-Z]{3}-\d{3}\b"),  # Belgium
     ("plate", rf"\b(?:{_NL_SIDECODES})\b"),  # Netherlands
     ("plate", r"\b[A-ZÄÖÜ]{1,3}-[A-Z]{1,2} \d{1,4}[EH]?\b"),  # Germany
+    ("plate", r"\b[A-Z]{2}\d{2} ?[A-Z]{3}\b"),  # United Kingdom
+    # Old French FNI before SIV: "OM 100 AA 13" holds a SIV-like "OM 100 AA". One separator
+    # throughout, two or three letters ("17H45" stays a time), and not inside a date.
+    (
+        "plate",
+        rf"{_NOT_IN_DATE}\d{{1,4}}(?:{_FNI_LETTERS})(?:97[1-6]|\d{{2}}|2[AB])"
+        r"(?P<tail>$|[^\w/.]|\.(?:$|\D))",
+    ),
+    ("plate", r"\b[A-Z]{2}[ \-]?\d{3}[ \-]?[A-Z]{2}\b"),  # French SIV, Italy
+    # Switzerland after SIV, whose "GE-123-AB" it would cut short.
     ("plate", rf"\b(?:{_SWISS_CANTONS})[ \-]?\d{{3,6}}\b"),  # Switzerland
     # Spain after the FNI, whose "1234 BCD 13" it would cut short.
     ("plate", rf"{_NOT_IN_DATE}\d{{4}}[ \-]?[BCDFGHJKLMNPRSTVWXYZ]{{3}}\b"),
@@ -158,8 +165,8 @@ RULES: tuple[tuple[str, str], ...] = (
         rf"(?:{_INITIAL})?(?:{_LEADING}{_SP}*)?{_NAME}(?:(?:{_PARTICLE}|{_SP}+){_NAME}){{0,2}}",
     ),
 )
-"""The ordered ``(kind, regex)`` rules; a group named ``keep`` is put back before the
-placeholder."""
+"""The ordered ``(kind, regex)`` rules; groups named ``keep`` and ``tail`` (context the rule
+checks but does not redact) are put back around the placeholder."""
 
 
 def redact(texts: pl.Series) -> tuple[pl.Series, dict[str, int]]:
@@ -177,10 +184,11 @@ def redact(texts: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     frame = texts.cast(pl.String).to_frame(column).lazy()
     for i, (kind, pattern) in enumerate(RULES):
         keep = "${keep}" if "(?P<keep>" in pattern else ""
+        tail = "${tail}" if "(?P<tail>" in pattern else ""
         # Both expressions read the column as it was before this rule: count, then replace.
         frame = frame.with_columns(
             pl.col(column).str.count_matches(pattern).alias(f"__n{i}"),
-            pl.col(column).str.replace_all(pattern, keep + PLACEHOLDERS[kind]),
+            pl.col(column).str.replace_all(pattern, keep + PLACEHOLDERS[kind] + tail),
         )
     done = frame.collect()
     totals = done.select(pl.exclude(column).sum()).row(0)

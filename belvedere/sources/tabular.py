@@ -110,29 +110,34 @@ def apply_rules(
     """
     if not rules:
         return df, quarantine_frame(df.clear(), "", pl.lit(""), raw_columns)
+
     def reason(r: Rule) -> pl.Expr:
         # pl.format gives null when a quoted value is null: say so instead of losing the reason.
         return r.reason.fill_null(pl.lit(f"{r.rule}: value missing"))
 
-    # Built from the last rule back, so that the first failing rule is the one named.
     if STRUCTURE in df.columns:
         # Malformed lines first: their fields cannot be trusted for any other rule.
         rules = [Rule("structure", pl.col(STRUCTURE).is_not_null(), pl.col(STRUCTURE_REASON)),
                  *rules]
-    rule_expr: pl.Expr = pl.lit(None, pl.String)
-    reason_expr: pl.Expr = pl.lit(None, pl.String)
-    for r in reversed(rules):
-        name = pl.col(STRUCTURE) if r.rule == "structure" else pl.lit(r.rule)
-        rule_expr = pl.when(r.bad).then(name).otherwise(rule_expr)
-        reason_expr = pl.when(r.bad).then(reason(r)).otherwise(reason_expr)
-    tagged = df.with_columns(
-        rule_expr.alias("_rule"),
-        reason_expr.alias("_reason"),
-    )
-    bad = tagged.filter(pl.col("_rule").is_not_null())
-    good = tagged.filter(pl.col("_rule").is_null()).drop(
-        "_rule", "_reason", STRUCTURE, STRUCTURE_REASON, strict=False)
-    return good, quarantine_frame(bad, pl.col("_rule"), pl.col("_reason"), raw_columns)
+    # The index of the first failing rule, built from the last rule back; the messages are
+    # formatted afterwards for the (few) failing rows only — formatting every row is the
+    # expensive part of validation.
+    first: pl.Expr = pl.lit(None, pl.Int8)
+    for index in reversed(range(len(rules))):
+        first = pl.when(rules[index].bad).then(pl.lit(index, pl.Int8)).otherwise(first)
+    tagged = df.with_columns(first.alias("_rule_index"))
+    good = tagged.filter(pl.col("_rule_index").is_null()).drop(
+        "_rule_index", STRUCTURE, STRUCTURE_REASON, strict=False)
+    bad = tagged.filter(pl.col("_rule_index").is_not_null())
+    name: pl.Expr = pl.lit(None, pl.String)
+    message: pl.Expr = pl.lit(None, pl.String)
+    for index in reversed(range(len(rules))):
+        r = rules[index]
+        is_it = pl.col("_rule_index") == index
+        label = pl.col(STRUCTURE) if r.rule == "structure" else pl.lit(r.rule)
+        name = pl.when(is_it).then(label).otherwise(name)
+        message = pl.when(is_it).then(reason(r)).otherwise(message)
+    return good, quarantine_frame(bad, name, message, raw_columns)
 
 
 def quarantine_frame(

@@ -94,6 +94,8 @@ class BatchInput:
         rows_filtered: rows the mapping leaves out on purpose (e.g. other teams' games).
         minimised: counts of what minimisation did (``dropped:recit``, ``redacted:phone``…).
         notes: facts worth reporting (``encoding detected: latin-1``…).
+        retry: this batch re-reads a file to retry its quarantined rows: the file's open
+            quarantine rows are marked ``retried`` (the still-bad ones come back open).
     """
 
     source: str
@@ -104,6 +106,7 @@ class BatchInput:
     rows_filtered: int = 0
     minimised: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    retry: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +171,9 @@ class Store(Protocol):
         """The ingest log."""
         ...
 
-    def quarantined(self, source: str | None = None) -> pa.Table:
-        """The quarantine table."""
+    def quarantined(self, source: str | None = None, *, status: str | None = None,
+                    rule: str | None = None) -> pa.Table:
+        """The quarantine table (optionally of one source, status or rule)."""
         ...
 
     def add_user(self, user: UserRow) -> None:

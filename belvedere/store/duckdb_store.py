@@ -143,6 +143,10 @@ class DuckDBStore:
             started = datetime.now(UTC)
             for kind, table in batch.records.items():
                 result.rows_stored += self._insert(con, kind, table, batch_id)
+            if batch.retry:
+                # The file's earlier rejections are superseded by this batch's verdicts.
+                con.execute("UPDATE quarantine SET status = 'retried' WHERE source = ? AND "
+                            "file = ? AND status = 'open'", [batch.source, batch.file])
             q = batch.quarantine.cast(QUARANTINE_SCHEMA)
             con.register("incoming_quarantine", q)
             con.execute(
@@ -293,10 +297,17 @@ class DuckDBStore:
         """The ingest log, oldest first."""
         return self._arrow("SELECT * FROM ingest_batches ORDER BY batch_id")
 
-    def quarantined(self, source: str | None = None) -> pa.Table:
-        """Quarantined rows with their reason."""
-        sql = "SELECT * FROM quarantine" + (" WHERE source = ?" if source else "")
-        return self._arrow(sql + " ORDER BY batch_id, line", [source] if source else [])
+    def quarantined(self, source: str | None = None, *, status: str | None = None,
+                    rule: str | None = None) -> pa.Table:
+        """Quarantined rows with their reason (optionally of one source, status or rule)."""
+        where: list[str] = []
+        params: list[object] = []
+        for column, value in (("source", source), ("status", status), ("rule", rule)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT * FROM quarantine" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._arrow(sql + " ORDER BY batch_id, line", params)
 
     def planned_events(self, start: datetime, end: datetime) -> pa.Table:
         """Planned events overlapping ``[start, end)``."""
