@@ -34,7 +34,7 @@ check: install
 	$(BIN)/lint-imports
 
 bench: install
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules belvedere/web/static/vendor demo-data belvedere.duckdb*

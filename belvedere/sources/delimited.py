@@ -18,6 +18,7 @@ import csv
 import gzip
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import duckdb
 import numpy as np
@@ -43,9 +44,10 @@ _REJECT_RULES = {
 }
 
 
-def _open_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
+def _open(path: Path) -> BinaryIO:
+    if path.suffix == ".gz":
+        return cast(BinaryIO, gzip.GzipFile(path, "rb"))
+    return path.open("rb")
 
 
 def _normalise_encoding(encoding: str, *, source: str, path: Path) -> str:
@@ -58,9 +60,9 @@ def _normalise_encoding(encoding: str, *, source: str, path: Path) -> str:
     return name
 
 
-def _header(data: bytes, encoding: str, separator: str, quote: str) -> list[str]:
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
-    text = first.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
+def _header(first: bytes, encoding: str, separator: str, quote: str) -> list[str]:
+    text = first.rstrip(b"\r\n").decode("utf-8-sig" if encoding == "utf-8" else encoding,
+                                         errors="replace")
     return next(csv.reader([text], delimiter=separator, quotechar=quote))
 
 
@@ -74,13 +76,16 @@ def read_delimited_exact(
     Raises:
         SourceError: missing or empty file, unsupported encoding, or a duplicated/empty header.
     """
+    enc = _normalise_encoding(encoding, source=source, path=path)
     try:
-        data = _open_bytes(path)
+        with _open(path) as f:
+            first = f.readline()
+            # Only ``auto`` and Windows-1252 need the whole file here; DuckDB reads the rest.
+            data = first + f.read() if enc in ("auto", "cp1252") else b""
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise SourceError(f"cannot read: {exc}", source=source, file=str(path)) from exc
-    if not data.strip():
+    if not first.strip():
         raise SourceError("the file is empty (no header)", source=source, file=str(path))
-    enc = _normalise_encoding(encoding, source=source, path=path)
     if enc == "auto":
         try:
             data.decode("utf-8")
@@ -89,23 +94,19 @@ def read_delimited_exact(
             enc = "latin-1"
             if notes is not None:
                 notes.append(f"encoding: latin-1 (detected: not valid UTF-8 at byte {exc.start})")
-    transcoded = enc == "cp1252"
-    if transcoded:
-        # DuckDB reads UTF-8 and Latin-1 itself; Windows-1252 is transcoded first.
-        data = data.decode("cp1252", errors="replace").encode("utf-8")
-        enc = "utf-8"
-    header = _header(data, enc, separator, quote)
+    header = _header(first, "cp1252" if enc == "cp1252" else enc, separator, quote)
     if len(set(header)) != len(header) or any(not h.strip() for h in header):
         raise SourceError(f"the header has empty or repeated names: {header}", source=source,
                           file=str(path))
+    if enc != "cp1252":
+        return _read_with_duckdb(path, header, separator=separator, quote=quote, encoding=enc,
+                                 source=source, shown=path)
     with tempfile.TemporaryDirectory() as tmp:
-        # DuckDB reads files; gzip and transcoded inputs go through a plain temporary copy.
-        plain = path
-        if path.suffix == ".gz" or transcoded:
-            plain = Path(tmp) / "input.csv"
-            plain.write_bytes(data)
+        # DuckDB reads UTF-8 and Latin-1 itself; Windows-1252 is transcoded to a temporary copy.
+        plain = Path(tmp) / "input.csv"
+        plain.write_bytes(data.decode("cp1252", errors="replace").encode("utf-8"))
         return _read_with_duckdb(plain, header, separator=separator, quote=quote,
-                                 encoding=enc, source=source, shown=path)
+                                 encoding="utf-8", source=source, shown=path)
 
 
 def _read_with_duckdb(path: Path, header: list[str], *, separator: str, quote: str,

@@ -236,7 +236,7 @@ def _read_json(path: Path, source: str) -> _Calendar:
     # Read with the standard library, not polars: a route may be an object in one item and a
     # list in the next, which no single column type holds; calendars are small.
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        items = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SourceError(f"cannot read as JSON: {exc}", source=source, file=str(path)) from exc
     if not isinstance(items, list):

@@ -18,7 +18,7 @@ from pyproj import Transformer
 from belvedere.grid.cells import latlng_to_cells
 from belvedere.grid.records import Incident, arrow_schema
 from belvedere.sources.base import Connector, ParsedFile, SourceInfo
-from belvedere.sources.mapping import CodeMapSpec, Mapping, load_mapping
+from belvedere.sources.mapping import CodeMapSpec, Mapping, TimeSpec, load_mapping
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.redact import redact
 from belvedere.sources.tabular import (
@@ -121,7 +121,7 @@ def _dropped_counts(raw: pl.DataFrame, present: list[str]) -> dict[str, int]:
     if not dropped:
         return {}
     counts = raw.select(
-        (pl.col(c).fill_null("").str.strip_chars() != "").sum().alias(c) for c in dropped
+        (pl.col(c).str.len_bytes() > 0).sum().alias(c) for c in dropped
     ).row(0, named=True)
     return {f"dropped:{c}": int(n) for c, n in counts.items() if n}
 
@@ -133,25 +133,36 @@ def _with_time(df: pl.DataFrame, m: Mapping) -> pl.DataFrame:
     at local midnight and an hour-precision one at the start of its hour.
     """
     t = m.time
-
-    def parse(column: str) -> pl.Expr:
-        text = pl.col(column).str.strip_chars()
-        if t.take:
-            text = text.str.slice(0, t.take)
-        return pl.coalesce(text.str.strptime(pl.Datetime("us"), f, strict=False)
-                           for f in t.formats)
-
-    local = parse(t.column)
+    local = pl.col("_local")
     if t.hour_column:
         hour = pl.col(t.hour_column).str.strip_chars().cast(pl.Int64, strict=False)
         local = pl.when(hour.is_between(0, 23)).then(
             local.dt.truncate("1d") + pl.duration(hours=hour))
     if t.precision != "minute":
         local = local.dt.truncate("1d" if t.precision == "day" else "1h")
-    columns = {"_local": local, "ts": wallclock_to_utc(local, t.timezone)}
+    df = df.with_columns(_parse_local(df[t.column], t).alias("_local"))
+    df = df.with_columns(local.alias("_local"))
+    columns = {"ts": wallclock_to_utc(pl.col("_local"), t.timezone)}
     if t.end_column:
-        columns["ts_end"] = wallclock_to_utc(parse(t.end_column), t.timezone)
+        df = df.with_columns(_parse_local(df[t.end_column], t).alias("_local_end"))
+        columns["ts_end"] = wallclock_to_utc(pl.col("_local_end"), t.timezone)
     return df.with_columns(**columns)
+
+
+def _parse_local(text: pl.Series, t: TimeSpec) -> pl.Series:
+    """Naive local datetimes of ``text``: the first declared format for every row, the next
+    ones only for the rows still unparsed (most exports use one format throughout)."""
+    text = text.str.strip_chars()
+    if t.take:
+        text = text.str.slice(0, t.take)
+    out = text.str.strptime(pl.Datetime("us"), t.formats[0], strict=False)
+    for fmt in t.formats[1:]:
+        missing = (out.is_null() & text.is_not_null()).arg_true()
+        if missing.is_empty():
+            break
+        retry = text.gather(missing).str.strptime(pl.Datetime("us"), fmt, strict=False)
+        out = out.scatter(missing, retry)
+    return out
 
 
 def _number(column: str, decimal: str) -> pl.Expr:
