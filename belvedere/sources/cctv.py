@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -19,11 +20,40 @@ from belvedere.grid.records import Incident, Measurement, arrow_schema
 from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import RED_LINE_FIELDS, Pseudonymiser
 from belvedere.sources.sites import sites_table
-from belvedere.sources.tabular import Rule, apply_rules, read_json_records, required, to_arrow
+from belvedere.sources.tabular import (
+    LINE,
+    Rule,
+    apply_rules,
+    read_json_records,
+    required,
+    to_arrow,
+)
 
 MEASURED = ("people_count", "crowd_density")
 ALARMS = ("abandoned_object", "intrusion", "fall", "fire_smoke")
 KEPT = ["event_id", "camera_id", "type", "ts", "window_s", "value", "confidence"]
+"""The strict schema: an event with any other field is quarantined (``unknown_field``), one
+carrying a red-line field or an image anywhere is quarantined as ``red_line``."""
+IMAGE_PATTERN = r"data:image/|^[A-Za-z0-9+/]{200,}={0,2}$"
+
+
+def _crosses_red_line(name: str, dtype: Any) -> bool:
+    """A field named for a person, face, image, track or plate — at any depth of nesting."""
+    if name.lower() in RED_LINE_FIELDS:
+        return True
+    if isinstance(dtype, pl.Struct):
+        return any(_crosses_red_line(f.name, f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        return _crosses_red_line("", dtype.inner)
+    return False
+
+
+def _present(columns: list[str]) -> pl.Expr:
+    """The names of ``columns`` that a row actually fills, comma-separated."""
+    return pl.concat_str(
+        [pl.when(pl.col(c).is_not_null()).then(pl.lit(c)) for c in columns],
+        separator=", ", ignore_nulls=True,
+    ).fill_null("")
 
 
 class Cctv(Connector):
@@ -63,10 +93,9 @@ class Cctv(Connector):
         for col in KEPT:
             if col not in df.columns:
                 df = df.with_columns(pl.lit(None).alias(col))
-        forbidden = [c for c in df.columns if c.lower() in RED_LINE_FIELDS]
-        carries_forbidden = pl.any_horizontal(
-            [pl.col(c).is_not_null() for c in forbidden]
-        ) if forbidden else pl.lit(False)
+        forbidden = [c for c in df.columns if _crosses_red_line(c, df.schema[c])]
+        unknown = [c for c in df.columns
+                   if c not in KEPT and c != LINE and c not in forbidden]
         camera_ids = cameras.column("site_id").to_pylist()
         df = df.with_columns(
             pl.col("event_id").cast(pl.String),
@@ -76,13 +105,25 @@ class Cctv(Connector):
                 "%Y-%m-%dT%H:%M:%S%#z", time_unit="us", strict=False
             ).dt.convert_time_zone("UTC"),
             value=pl.col("value").cast(pl.Float64, strict=False),
+            confidence=pl.col("confidence").cast(pl.Float64, strict=False),
+            _red=_present(forbidden) if forbidden else pl.lit(""),
+            _unknown=_present(unknown) if unknown else pl.lit(""),
+            # An image can hide in an allowed text field too (a data: URL, a long base64 blob).
+            _image=pl.any_horizontal(
+                pl.col(c).cast(pl.String).str.contains(IMAGE_PATTERN).fill_null(False)
+                for c in ("event_id", "camera_id", "type", "ts")),
         )
         df, quarantine = apply_rules(
             df,
             [
-                Rule("red_line", carries_forbidden,
-                     pl.lit(f"payload carries a forbidden field ({', '.join(forbidden)}): "
-                            "images, faces, tracks and plates are never accepted")),
+                Rule("red_line", (pl.col("_red") != "") | pl.col("_image"),
+                     pl.format("payload carries {}: images, faces, embeddings, tracks and plates "
+                               "are never accepted (the payload was not kept)",
+                               pl.when(pl.col("_image")).then(pl.lit("an image"))
+                               .otherwise(pl.format("forbidden field(s) {}", pl.col("_red"))))),
+                Rule("unknown_field", pl.col("_unknown") != "",
+                     pl.format("field(s) {} are not in the CCTV event schema ({})",
+                               pl.col("_unknown"), pl.lit(", ".join(KEPT)))),
                 required("event_id"),
                 Rule("unknown_type", ~pl.col("type").is_in([*MEASURED, *ALARMS]),
                      pl.format("type {} is not an allowed aggregate event type", pl.col("type"))),
@@ -92,6 +133,10 @@ class Cctv(Connector):
                      pl.format("ts {} is not ISO 8601 with offset", pl.col("ts"))),
                 Rule("no_value", pl.col("type").is_in(MEASURED) & pl.col("value").is_null(),
                      pl.lit("a count or density event without a numeric value")),
+                Rule("bad_value", (pl.col("value") < 0).fill_null(False)
+                     | ~pl.col("confidence").is_between(0, 1).fill_null(True),
+                     pl.format("value {} / confidence {} out of range", pl.col("value"),
+                               pl.col("confidence"))),
             ],
             KEPT,
         )
@@ -124,6 +169,10 @@ class Cctv(Connector):
                 confidence=pl.col("confidence").cast(pl.Float64, strict=False),
             ).struct.json_encode(),
         )
+        # A red-line payload is logged without any of its content, not even the allowed fields
+        # (an image may hide in any of them).
+        quarantine = quarantine.with_columns(
+            raw=pl.when(pl.col("rule") == "red_line").then(pl.lit("{}")).otherwise(pl.col("raw")))
         return ParsedFile(
             records={
                 "measurements": to_arrow(measured, arrow_schema(Measurement)),

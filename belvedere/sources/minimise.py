@@ -29,7 +29,8 @@ KEY_ENV = "BELVEDERE_PSEUDONYM_KEY"
 RED_LINE_FIELDS = frozenset(
     {
         "image", "images", "snapshot", "thumbnail", "frame", "photo", "video", "face", "faces",
-        "face_id", "embedding", "embeddings", "biometric", "track_id", "tracking_id", "person_id",
+        "face_id", "face_crop", "crop", "crops", "embedding", "embeddings", "feature_vector",
+        "biometric", "track_id", "tracking_id", "track", "tracks", "person_id", "reid",
         "plate", "plates", "license_plate", "licence_plate", "immatriculation", "mac",
         "mac_address", "imsi", "imei", "msisdn", "phone", "device_id",
     }

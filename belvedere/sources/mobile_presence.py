@@ -55,6 +55,7 @@ class MobilePresence(Connector):
             value=number("nb_presents", decimal_comma=True),
             zone_ok=zone_ids.replace_strict(valid, default=False),
             empty=pl.col("nb_presents").fill_null("").str.strip_chars() == "",
+            threshold=number("seuil_diffusion"),
         )
         df, quarantine = apply_rules(
             df,
@@ -65,9 +66,20 @@ class MobilePresence(Connector):
                 Rule("bad_value", ~pl.col("empty") & (pl.col("value").is_null()
                                                       | (pl.col("value") < 0)),
                      pl.format("nb_presents {} is not a count", pl.col("nb_presents"))),
+                Rule("bad_threshold", pl.col("threshold").is_null() | (pl.col("threshold") < 0),
+                     pl.format("seuil_diffusion {} is not the operator's threshold",
+                               pl.col("seuil_diffusion"))),
             ],
             KEPT,
         )
+        # The operator's own threshold is enforced too: a figure under it that slipped through
+        # is kept only as a flag, never as a value.
+        below = ~pl.col("empty") & (pl.col("value") < pl.col("threshold"))
+        minimised = {"suppressed:below_operator_threshold": int(df.select(below.sum()).item())}
+        df = df.with_columns(value=pl.when(below).then(None).otherwise(pl.col("value")),
+                             flags=pl.when(pl.col("empty")).then(pl.lit("suppressed_at_source"))
+                             .when(below).then(pl.lit("suppressed_below_threshold"))
+                             .otherwise(pl.lit("")))
         cells = df["zone_id"].str.strip_chars()
         unique = cells.unique().to_list()
         centres = np.array([h3.cell_to_latlng(c) for c in unique]).reshape(-1, 2)
@@ -82,11 +94,10 @@ class MobilePresence(Connector):
             cell=cells.replace_strict(cell_of, return_dtype=pl.Int64),
             zone=cells.replace_strict(zone_of, default=None, return_dtype=pl.String),
             end=pl.col("start") + pl.duration(hours=1),
-            flags=pl.when(pl.col("empty")).then(pl.lit("suppressed_at_source"))
-            .otherwise(pl.lit("")),
         )
         return ParsedFile(
             records={"measurements": to_arrow(df, arrow_schema(Measurement))},
             quarantine=quarantine.to_arrow(),
             rows_read=raw.height,
+            minimised={k: v for k, v in minimised.items() if v},
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import ibis
-import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -216,19 +216,20 @@ class DuckDBStore:
             local_name, utc_name = _LOCAL_COLUMNS[kind]
             table = table.append_column(local_name, local_wallclock(table.column(utc_name)))
             columns.append(local_name)
-        # The input order, so that "first occurrence" is well defined.
-        table = table.append_column("_ord", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        keys = pl.DataFrame(table.select(["source", "source_id"]))
+        key = keys.select(pl.struct("source", "source_id").alias("key")).to_series()
+        if key.n_unique() < len(key):
+            # Duplicates inside the batch keep their first occurrence (checked first: most
+            # batches have none, and filtering is then skipped).
+            table = table.filter(key.is_first_distinct().to_arrow())
         con.register("incoming", table)
         cols = ", ".join(_quote(c) for c in columns)
         # The key (source, source_id) is enforced here (see migrations.py for why it is not a
-        # declared primary key): duplicates inside the batch keep their first occurrence, and
-        # keys already stored are skipped by the anti-join.
+        # declared primary key): keys already stored are skipped by the anti-join.
         stored = _one(
             con,
-            f"INSERT INTO {kind} ({cols}, batch_id) "
-            f"SELECT {cols}, ? FROM (SELECT *, row_number() OVER "
-            f"(PARTITION BY source, source_id ORDER BY _ord) AS rn FROM incoming) AS i "
-            f"WHERE rn = 1 AND NOT EXISTS (SELECT 1 FROM {kind} AS t "
+            f"INSERT INTO {kind} ({cols}, batch_id) SELECT {cols}, ? FROM incoming AS i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {kind} AS t "
             f"WHERE t.source = i.source AND t.source_id = i.source_id)",
             [batch_id],
         )

@@ -60,3 +60,25 @@ def test_cctv_keeps_good_lines_around_a_malformed_one(tmp_path: Path) -> None:
     assert [(r["line"], r["rule"]) for r in parsed.quarantine.to_pylist()] == [
         (2, "bad_json"), (3, "unknown_site")]
     assert parsed.records["measurements"].column("source_id").to_pylist() == ["e1"]
+
+
+def test_cctv_strict_schema_rejects_unknown_nested_and_hidden_images(tmp_path: Path) -> None:
+    base = {"camera_id": "cam-a", "type": "people_count", "ts": TS, "value": 3}
+    path = write_cctv(tmp_path, [
+        {"event_id": "e1", **base, "gender_estimate": "f"},
+        {"event_id": "e2", **base, "meta": {"face_crop": "...", "model": "x"}},
+        {"event_id": "data:image/png;base64,iVBORw0KGgo", **base},
+        {"event_id": "e4", **base, "embedding": [0.1, 0.2, 0.3]},
+        {"event_id": "e5", **base, "confidence": 7},
+        {"event_id": "e6", **base},
+    ])
+    parsed = Cctv().read(path, Pseudonymiser.ephemeral())
+    rows = {r["line"]: r for r in parsed.quarantine.to_pylist()}
+    assert {line: r["rule"] for line, r in rows.items()} == {
+        1: "unknown_field", 2: "red_line", 3: "red_line", 4: "red_line", 5: "bad_value"}
+    assert "gender_estimate" in rows[1]["reason"]
+    assert "meta" in rows[2]["reason"] and "embedding" in rows[4]["reason"]
+    assert "an image" in rows[3]["reason"]
+    stored_and_kept = json.dumps(parsed.quarantine.to_pylist())
+    assert "iVBOR" not in stored_and_kept and "0.1, 0.2" not in stored_and_kept
+    assert parsed.records["measurements"].column("source_id").to_pylist() == ["e6"]

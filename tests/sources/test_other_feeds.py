@@ -56,11 +56,13 @@ def test_mobile_presence_keeps_suppressed_rows_as_flags(tmp_path: Path) -> None:
     path.write_text("zone_id;date;heure;nb_presents;seuil_diffusion\n"
                     "881f9a4a1bfffff;2024-03-02;17;1843;20\n"
                     "881f9a4a1bfffff;2024-03-02;04;;20\n"
+                    "881f9a4a1bfffff;2024-03-02;05;12;20\n"
                     "not-a-cell;2024-03-02;04;12;20\n")
     parsed = MobilePresence().read(path, KEY)
     rows = parsed.records["measurements"].to_pylist()
-    assert [(r["value"], r["flags"]) for r in rows] == [(1843.0, ""),
-                                                         (None, "suppressed_at_source")]
+    assert [(r["value"], r["flags"]) for r in rows] == [
+        (1843.0, ""), (None, "suppressed_at_source"), (None, "suppressed_below_threshold")]
+    assert parsed.minimised == {"suppressed:below_operator_threshold": 1}
     assert rows[0]["start"].isoformat() == "2024-03-02T16:00:00+00:00"
     assert parsed.quarantine.column("rule").to_pylist() == ["unknown_zone"]
 
