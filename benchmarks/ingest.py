@@ -26,43 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import polars as pl
 
+from belvedere.simulate.bulk import write_police_log
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.store.duckdb_store import DuckDBStore
-
-
-def write_police_log(path: Path, rows: int, seed: int = 1) -> None:
-    """A police-log export of ``rows`` rows in the native format (vectorised)."""
-    rng = np.random.default_rng(seed)
-    # Points around the centre of Marseille; a few percent fall in the sea (quarantined).
-    lat = rng.normal(43.300, 0.02, rows)
-    lon = rng.normal(5.400, 0.02, rows)
-    minutes = rng.integers(0, 365 * 24 * 60, rows)
-    ts = pl.Series((np.datetime64("2024-01-01T00:00") + minutes.astype("timedelta64[m]"))
-                   .astype("datetime64[ms]"))
-    codes = np.array(sorted(load_mapping("marseille_police_log").category.map))
-
-    def decimal_comma(values: np.ndarray) -> pl.Series:
-        return pl.Series(np.round(values, 5)).cast(pl.String).str.replace(".", ",", literal=True)
-
-    pl.DataFrame({
-        "numero_fiche": pl.Series(np.arange(rows)).cast(pl.String).str.zfill(8),
-        "date_heure": ts.dt.strftime("%d/%m/%Y %H:%M"),
-        "adresse": "1 rue de la République, 13002 Marseille",
-        "latitude": decimal_comma(lat),
-        "longitude": decimal_comma(lon),
-        "code_nature": codes[rng.integers(0, len(codes), rows)],
-        "libelle_nature": "libellé",
-        "origine": "appel_public",
-        "gravite": rng.integers(1, 4, rows).astype(str),
-        "agent": pl.Series(rng.integers(0, 400, rows)).cast(pl.String).str.zfill(4),
-        "recit": "Requérant signale des faits.",
-    }).write_csv(path, separator=";", line_terminator="\r\n")
 
 
 def reference(csv: Path, folder: Path, run: int) -> float:

@@ -149,10 +149,14 @@ class DuckDBStore:
                             "file = ? AND status = 'open'", [batch.source, batch.file])
             q = batch.quarantine.cast(QUARANTINE_SCHEMA)
             con.register("incoming_quarantine", q)
+            # A row already waiting in quarantine (the same file read again) is not added twice.
             con.execute(
                 "INSERT INTO quarantine (batch_id, source, file, line, rule, reason, raw, status) "
-                "SELECT ?, ?, ?, line, rule, reason, raw, 'open' FROM incoming_quarantine",
-                [batch_id, batch.source, batch.file],
+                "SELECT ?, ?, ?, line, rule, reason, raw, 'open' FROM incoming_quarantine AS i "
+                "WHERE NOT EXISTS (SELECT 1 FROM quarantine AS q WHERE q.status = 'open' AND "
+                "q.source = ? AND q.file IS NOT DISTINCT FROM ? AND q.line = i.line AND "
+                "q.rule = i.rule AND q.raw = i.raw)",
+                [batch_id, batch.source, batch.file, batch.source, batch.file],
             )
             con.unregister("incoming_quarantine")
             result.rows_quarantined = q.num_rows
