@@ -13,15 +13,15 @@ of its kind and counts what it did (the counts feed ``ParsedFile.minimised``)::
     {'redacted:phone': 1, 'redacted:plate': 1, 'redacted:name': 1}
 
 How: :data:`RULES` is one ordered list of ``(kind, regex)``; each rule is applied to the whole
-column with polars' ``str.count_matches`` and ``str.replace_all`` (Rust ``regex`` syntax: no
-look-around), never with a Python loop per row. Lacking look-around,
-a rule may check context and put it back: a prefix in a group named ``keep`` (the civility
-before a name), a suffix in one named ``tail``. The most specific
-rules come first, so that a later, looser rule never sees a piece of an earlier match: e-mail
-before everything (its local part may hold digits), IBAN before phone and card (an IBAN's digits
-would look like a card), social-security number before card, plates before names (``M-AB 123``
-is a German plate, not "M." + a name). Placeholders never match any rule, so redacting twice
-changes nothing more.
+column with polars' ``str.count_matches`` and ``str.replace_all`` (Rust ``regex`` syntax, which
+has no look-around), never with a Python loop per row. Instead of look-around, a rule may check
+context and put it back: a prefix in a group named ``keep`` (the civility before a name), a
+suffix in one named ``tail``. The most specific rules come first, so that a later, looser rule
+never sees a piece of an earlier match: e-mail before everything (its local part may hold
+digits), IBAN before phone and card (an IBAN's digits would look like a card), social-security
+number before card, plates before names (``M-AB 123`` is a German plate, not "M." + a name).
+Placeholders never match any rule, so redacting twice changes nothing more (but for one
+case of old plates, under known limits).
 
 What is caught:
 
@@ -64,12 +64,12 @@ Known limits — why narratives are dropped unless a mapping keeps them on purpo
   left alone, but "taille M. Le suspect…" loses "Le" to ``[NOM]``, and up to three capitalised
   words after a civility go ("M. Dupont Marseille" → "M. [NOM]"). These err on the side of
   privacy.
-- Plates are matched in capitals only ("ab-123-cd" survives). Old French plates are matched
-  before the others, so a number just before a SIV plate whose digits are 971–976 is read as
-  one ("12 AB 973 CD" → "[PLAQUE] CD"). In all-capital narratives some
-  words look like plates ("RN 113 EN" as a SIV plate, "1500 CRS" as a Spanish one) and are
-  redacted. German plates need their dash ("M AB 1234" survives); other countries' formats
-  than those above are not recognised.
+- Plates are matched in capitals only ("ab-123-cd" survives), German ones with their dash
+  only ("M AB 1234" becomes "M [NOM] 1234"), and other countries' formats than those above
+  not at all. Some ordinary words look like plates and are redacted: "1500 CRS" (Spanish),
+  "RN 113 EN" in all-capital text (SIV). Old French plates are matched before SIV ones, so a
+  number just before a SIV plate with digits 971–976 is read as one ("12 AB 973 CD" →
+  "[PLAQUE] CD"), and two old plates with a single space between need a second pass.
 - An international phone number (``+``/``00``) followed by another number with only a space
   between may absorb digits of it, up to the 15-digit cap. Card numbers are not
   Luhn-checked: any run of 13 to 19 digits (a SIRET) is redacted as a card.

@@ -124,7 +124,9 @@ def apply_rules(
     # expensive part of validation.
     first: pl.Expr = pl.lit(None, pl.Int8)
     for index in reversed(range(len(rules))):
-        first = pl.when(rules[index].bad).then(pl.lit(index, pl.Int8)).otherwise(first)
+        # A check that cannot be evaluated (null, e.g. on a missing value) fails: closed.
+        fails = rules[index].bad.fill_null(True)
+        first = pl.when(fails).then(pl.lit(index, pl.Int8)).otherwise(first)
     tagged = df.with_columns(first.alias("_rule_index"))
     good = tagged.filter(pl.col("_rule_index").is_null()).drop(
         "_rule_index", STRUCTURE, STRUCTURE_REASON, strict=False)
@@ -195,47 +197,92 @@ def centroid_zone(lat: np.ndarray, lon: np.ndarray) -> list[str | None]:
 
 
 def read_json_records(path: Path, *, source: str, lines: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read a JSON array (``lines=False``) or JSON Lines file into a frame with ``_line``.
+    """Read a JSON array (``lines=False``) or JSON Lines file into a frame with ``_line``
+    (the 1-based line, or item number in an array).
 
-    The fast path is polars' reader. If the file holds malformed items, it is read item by item
-    instead, and every malformed line lands in the returned quarantine (rule ``bad_json``), so no
-    good line is lost with a bad one. A JSON array that does not parse at all is a
-    :class:`SourceError` (there are no items to keep).
+    The fast path is polars' reader. If it fails (a malformed line, a value of another type than
+    the same field elsewhere, an integer beyond 64 bits), the file is read item by item instead:
+    malformed items land in the returned quarantine (rule ``bad_json``, with the parser's message
+    and no content — a broken item cannot be told apart from free text), and fields whose values
+    disagree in type are kept as JSON text for the connector's own checks. A JSON array that does
+    not parse at all is a :class:`SourceError` (there are no items to keep).
     """
     try:
         df = pl.read_ndjson(path, infer_schema_length=None) if lines else pl.read_json(path)
         return (
             df.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64)),
-            quarantine_frame(pl.DataFrame({LINE: []}, schema={LINE: pl.Int64}), "bad_json",
-                             pl.lit(""), []),
+            _json_quarantine([]),
         )
     except OSError as exc:
         raise SourceError(f"cannot read: {exc}", source=source, file=str(path)) from exc
-    except pl.exceptions.PolarsError as exc:
-        if not lines:
-            raise SourceError(f"not a JSON array of objects: {exc}", source=source,
-                              file=str(path)) from exc
+    except pl.exceptions.PolarsError:
+        pass
     good: list[dict[str, object]] = []
-    bad: list[tuple[int, str, str]] = []
-    with path.open(encoding="utf-8") as f:
-        for number_, text in enumerate(f, start=1):
-            if not text.strip():
+    bad: list[tuple[int, str]] = []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"cannot read as UTF-8 JSON: {exc}", source=source,
+                          file=str(path)) from exc
+    if lines:
+        items: list[tuple[int, object]] = []
+        for number_, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
                 continue
             try:
-                item = json.loads(text)
+                items.append((number_, json.loads(line)))
             except json.JSONDecodeError as exc:
-                bad.append((number_, f"line is not JSON: {exc.msg}", text[:200]))
-                continue
-            if not isinstance(item, dict):
-                bad.append((number_, "line is not a JSON object", text[:200]))
-                continue
+                bad.append((number_, f"line is not JSON: {exc.msg} (column {exc.colno})"))
+    else:
+        try:
+            array = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"not a JSON array: {exc}", source=source, file=str(path)) from exc
+        if not isinstance(array, list):
+            raise SourceError("not a JSON array of objects", source=source, file=str(path))
+        items = list(enumerate(array, start=1))
+    for number_, item in items:
+        if isinstance(item, dict):
             good.append({**item, LINE: number_})
-    quarantine = pl.DataFrame(
+        else:
+            bad.append((number_, f"item is a JSON {type(item).__name__}, not an object"))
+    return _uniform_frame(good), _json_quarantine(bad)
+
+
+def _json_quarantine(bad: list[tuple[int, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
         {"line": [b[0] for b in bad], "rule": ["bad_json"] * len(bad),
-         "reason": [b[1] for b in bad], "raw": [json.dumps({"text": b[2]}) for b in bad]},
+         "reason": [b[1] for b in bad], "raw": ["{}"] * len(bad)},
         schema={"line": pl.Int64, "rule": pl.String, "reason": pl.String, "raw": pl.String},
     )
-    return pl.from_dicts(good, infer_schema_length=None), quarantine
+
+
+def _uniform_frame(items: list[dict[str, object]]) -> pl.DataFrame:
+    """A frame of JSON objects whose fields may disagree in type across items: such a field,
+    or one holding integers beyond 64 bits, is kept as JSON text."""
+    if not items:
+        return pl.DataFrame({LINE: []}, schema={LINE: pl.Int64})
+    kinds: dict[str, set[str]] = {}
+    for item in items:
+        for key, value in item.items():
+            kind = ("int64" if isinstance(value, int) and not isinstance(value, bool)
+                    and -(2**63) <= value < 2**63 else type(value).__name__)
+            if value is not None:
+                kinds.setdefault(key, set()).add(kind)
+    mixed = {k for k, v in kinds.items() if len(v) > 1 or v == {"int"}}
+    try:
+        return pl.from_dicts(_as_text(items, mixed), infer_schema_length=None)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        # Something deeper (a 65-bit integer inside a list…): every field as text.
+        return pl.from_dicts(_as_text(items, set(kinds) - {LINE}), infer_schema_length=None)
+
+
+def _as_text(items: list[dict[str, object]], keys: set[str]) -> list[dict[str, object]]:
+    """``items`` with the non-text values of ``keys`` turned into JSON text."""
+    if not keys:
+        return items
+    return [{k: (json.dumps(v) if k in keys and v is not None and not isinstance(v, str) else v)
+             for k, v in item.items()} for item in items]
 
 
 def local_hour_to_utc(date: str, hour: str) -> pl.Expr:

@@ -19,7 +19,9 @@ from belvedere.store.duckdb_store import DuckDBStore
 KEY = "00" * 32
 INGEST = ("import sys; from pathlib import Path; from belvedere.store.duckdb_store import "
           "DuckDBStore; from belvedere.sources.ingest import ingest_folder; "
-          "print('start', flush=True); ingest_folder(DuckDBStore(sys.argv[1]), Path(sys.argv[2]))")
+          "print('start', flush=True); ingest_folder(DuckDBStore(sys.argv[1]), Path(sys.argv[2]), "
+          "progress=lambda label, done, total: print('done', done, flush=True))")
+FILES = 4
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def feeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four police-log exports of 150,000 rows each (some rows quarantined)."""
     folder = tmp_path_factory.mktemp("crash")
     (folder / "police").mkdir()
-    for i in range(4):
+    for i in range(FILES):
         write_police_log(folder / "police" / f"export-{i}.csv", 150_000, seed=i,
                          first_id=i * 150_000)
     return folder
@@ -90,15 +92,18 @@ def start_ingest(path: Path, feeds: Path) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.mark.parametrize("fraction", [0.3, 0.55, 0.8])
+@pytest.mark.parametrize("files_done", [0, 1, 2])
 def test_sigkill_mid_ingest_then_rerun_gives_the_uninterrupted_store(
         feeds: Path, uninterrupted: tuple[tuple[object, ...], float], tmp_path: Path,
-        fraction: float) -> None:
+        files_done: int) -> None:
     expected, duration = uninterrupted
     path = tmp_path / "crashed.duckdb"
     proc = start_ingest(path, feeds)
-    # Killed part-way through, at a fraction of an uninterrupted run's time.
-    time.sleep(fraction * duration)
+    assert proc.stdout is not None
+    for _ in range(files_done):
+        assert proc.stdout.readline().startswith("done")
+    # Killed part-way through the next file (about a third of the time one file takes).
+    time.sleep(duration / FILES / 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
