@@ -69,3 +69,44 @@ def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
     assert short.exit_code == 2 and "at least 10" in short.output
     listed = runner.invoke(app, ["users", "list", "--store", str(store)], env=WIDE)
     assert "alice" in listed.output and "analyst" in listed.output and "bob" not in listed.output
+
+
+def test_ingest_one_file_with_a_mapping_then_review_and_retry_its_quarantine(
+        tmp_path: Path) -> None:
+    store = str(tmp_path / "q.duckdb")
+    data = tmp_path / "export.csv"
+    data.write_text("numero_fiche;date_heure;latitude;longitude;code_nature;origine;gravite\n"
+                    "MC-1;03/02/2018 17:45;43,2951;5,3740;VOL_SIMPLE;patrouille;1\n"
+                    "MC-2;03/02/2018 17h45;43,2951;5,3740;VOL_SIMPLE;patrouille;1\n"
+                    "MC-3;2018-02-03 17:45;43,2951;5,3740;VOL_SIMPLE;patrouille;1\n")
+    runner = CliRunner()
+    first = runner.invoke(app, ["ingest", "police_log", str(data), "--mapping",
+                                "marseille_police_log", "--store", store], env=WIDE)
+    assert first.exit_code == 0, first.output
+    assert "2 new rows stored" in first.output and "bad_time" in first.output
+    listed = runner.invoke(app, ["quarantine", "list", "--store", store], env=WIDE)
+    assert "1 open rows" in listed.output and "2018-02-03 17:45" in listed.output
+    batch_line = next(word for word in listed.output.split() if word.endswith(":4"))
+    shown = runner.invoke(app, ["quarantine", "show", batch_line, "--store", store], env=WIDE)
+    assert shown.exit_code == 0 and '"numero_fiche": "MC-3"' in shown.output
+    # The export's third date format, declared in a fixed mapping, recovers the row.
+    fixed = tmp_path / "fixed.toml"
+    text = (Path(__file__).parent.parent / "belvedere/sources/mappings/"
+            "marseille_police_log.toml").read_text()
+    fixed.write_text(text.replace('"%d/%m/%Y %Hh%M"]', '"%d/%m/%Y %Hh%M", "%Y-%m-%d %H:%M"]'))
+    retried = runner.invoke(app, ["quarantine", "retry", "--mapping", str(fixed),
+                                  "--store", store], env=WIDE)
+    assert retried.exit_code == 0, retried.output
+    assert "1 rows recovered; 0 rows still in quarantine" in retried.output
+    history = runner.invoke(app, ["quarantine", "list", "--status", "retried", "--store", store],
+                            env=WIDE)
+    assert "1 retried rows" in history.output
+
+
+def test_sources_lists_every_connector_and_packaged_mapping() -> None:
+    result = CliRunner().invoke(app, ["sources"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for name in registry():
+        assert name in result.output
+    for mapping in ("toronto_mci", "chicago_crimes", "portland_nij", "schedule_om_home"):
+        assert mapping in result.output

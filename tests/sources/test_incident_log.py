@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from belvedere.errors import ConfigError
+from belvedere.errors import ConfigError, SourceError
+from belvedere.simulate.bulk import write_police_log
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
@@ -141,3 +142,39 @@ def test_a_bad_mapping_names_the_file_and_the_key(change: tuple[str, str, object
     with pytest.raises(ConfigError, match=message) as err:
         parse_mapping(raw, "my-city.toml")
     assert "my-city.toml" in str(err.value)
+
+
+def test_a_file_without_a_required_column_is_refused_whole_with_the_column_named(
+        tmp_path: Path) -> None:
+    data = tmp_path / "police.csv"
+    data.write_text("numero_fiche;date_heure;longitude;code_nature\nMC-1;03/02/2018 17:45;5,3;X\n")
+    with pytest.raises(SourceError, match=r"missing column\(s\) latitude") as err:
+        IncidentLog.packaged("marseille_police_log").read(data, KEY)
+    assert str(data) in str(err.value)
+
+
+def test_an_overlapping_later_export_adds_only_its_new_rows_and_moves_the_cursor(
+        tmp_path: Path) -> None:
+    source = IncidentLog.packaged("marseille_police_log")
+    first, later = tmp_path / "export-1.csv", tmp_path / "export-2.csv"
+    write_police_log(first, 100, seed=1, first_id=0)
+    write_police_log(later, 100, seed=1, first_id=0)  # the same 100 rows…
+    extra = tmp_path / "extra.csv"
+    write_police_log(extra, 50, seed=2, first_id=100)  # …plus 50 new ones
+    later.write_bytes(later.read_bytes() + extra.read_bytes().split(b"\r\n", 1)[1])
+    db = DuckDBStore(tmp_path / "s.duckdb")
+    reports = []
+    for path in (first, later):
+        report = IngestReport()
+        ingest_file(db, source, path, KEY, report)
+        reports.append(report.batches[0])
+    kept_first = reports[0].rows_stored
+    assert reports[1].rows_read == 150
+    assert reports[1].rows_duplicate == kept_first
+    assert reports[1].rows_stored == db.count("incidents") - kept_first
+    assert 40 <= reports[1].rows_stored <= 50  # the new rows (a few land in the sea)
+    (cursor,) = db.cursors().to_pylist()
+    newest = db._con.execute("SELECT max(ts) FROM incidents").fetchall()[0][0]
+    assert cursor["source"] == "police_log" and cursor["last_ts"] == newest
+    assert cursor["last_file"] == str(later)
+    db.close()

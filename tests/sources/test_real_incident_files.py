@@ -5,6 +5,7 @@ These read ``../shared/data`` (not part of the repository); without it they skip
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from pyproj import Transformer
 
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
-from belvedere.sources.mapping import load_mapping
+from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.store.duckdb_store import DuckDBStore
 
@@ -104,3 +105,56 @@ def test_portland_state_plane_feet_land_on_the_published_lon_lat() -> None:
     x2, y2 = to_m.transform(theirs["lon"].to_numpy(), theirs["lat"].to_numpy())
     assert float(max(abs(x1 - x2).max(), abs(y1 - y2).max())) < 1.0  # metres
     assert set(mine["time_precision"]) == {"day"}
+
+
+def test_a_corrupted_copy_of_a_real_file_is_accounted_for_row_by_row(tmp_path: Path) -> None:
+    source_path = real_file(CASES["toronto_mci"][0])
+    lines = gzip.decompress(source_path.read_bytes()).split(b"\n")[:3001]  # header + 3,000 rows
+    header, rows = lines[0], lines[1:]
+    fields = header.decode().split(",")
+    date_i, lat_i, hood_i = (fields.index(c) for c in ("occurrencedate", "Lat", "Neighbourhood"))
+
+    def edit(k: int, column: int, value: bytes) -> None:
+        parts = rows[k].split(b",")
+        parts[column] = value
+        rows[k] = b",".join(parts)
+
+    for k in range(10, 20):  # bad dates
+        edit(k, date_i, b"2015/13/45 05:00:00+00")
+    for k in range(20, 30):  # coordinates outside the city (Paris)
+        edit(k, lat_i, b"48.8566")
+    for k in range(30, 35):  # missing columns
+        rows[k] = b",".join(rows[k].split(b",")[:-2])
+    for k in range(40, 45):  # wrong encoding: Latin-1 bytes in a UTF-8 file
+        edit(k, hood_i, "Côte-des-Neiges".encode("latin-1"))
+    duplicated = rows[50:60]  # duplicated rows, appended
+    rows[-1] = rows[-1][: len(rows[-1]) // 2]  # truncated last line, no final newline
+    body = rows[:-1] + duplicated + [rows[-1]]
+    path = tmp_path / "toronto_corrupted.csv"
+    path.write_bytes(b"\n".join([header, *body]))
+    # Identical rows count once here, so that the injected copies show as duplicates.
+    raw, _ = read_mapping_data("toronto_mci")
+    raw["id"]["identical_rows"] = "same"
+    source = IncidentLog(parse_mapping(raw, "toronto_mci, identical rows as one"))
+    corrupted = {*range(10, 35), *range(40, 45)}
+    keys = [fields.index(c) for c in raw["id"]["hash"]]
+    valid = [tuple(row.split(b",")[i] for i in keys)
+             for k, row in enumerate(rows[:-1]) if k not in corrupted]
+    natural_repeats = len(valid) - len(set(valid))
+    db = DuckDBStore(tmp_path / "c.duckdb")
+    report = IngestReport()
+    ingest_file(db, source, path, KEY, report)
+    (batch,) = report.batches
+    assert batch.rows_read == len(body) == 3_010
+    assert batch.quarantine_rules == {"bad_time": 10, "outside_area": 10, "ragged_row": 6,
+                                      "bad_encoding": 5}
+    assert batch.rows_read == batch.rows_stored + batch.rows_duplicate + batch.rows_quarantined
+    assert batch.rows_duplicate == 10 + natural_repeats
+    reasons = {r["line"]: r["reason"] for r in db.quarantined("toronto_mci").to_pylist()}
+    assert "2015/13/45" in reasons[12] and "48.8566" in reasons[22]
+    assert "does not have 14 fields" in reasons[32] and "not valid utf-8" in reasons[42]
+    assert max(reasons) == len(body) + 1  # the truncated last line, named by its line number
+    again = IngestReport()
+    ingest_file(db, source, path, KEY, again)
+    assert again.batches[0].rows_stored == 0
+    db.close()
