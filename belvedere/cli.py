@@ -189,11 +189,13 @@ def list_sources(
 ) -> None:
     """The registered connectors: folder, formats, what they keep; and the packaged mappings."""
     table = Table(title="Connectors")
-    for col in ("source", "folder", "files", "becomes", "label (fr / en)"):
+    for col in ("source", "folder", "files", "becomes", "reads (all else dropped)",
+                "label (fr / en)"):
         table.add_column(col, overflow="fold")
     for name, s in registry().items():
         table.add_row(name, f"{s.info.folder}/", ", ".join(s.info.patterns),
-                      f"{s.info.kind} ({s.info.metric})", f"{s.info.label_fr} / {s.info.label_en}")
+                      f"{s.info.kind} ({s.info.metric})", ", ".join(s.info.keeps),
+                      f"{s.info.label_fr} / {s.info.label_en}")
     console.print(table)
     if mappings:
         table = Table(title="Packaged mappings (belvedere ingest NAME FILE --mapping MAPPING)")

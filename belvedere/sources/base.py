@@ -60,6 +60,8 @@ class SourceInfo:
     description: str = ""
     patterns: tuple[str, ...] = field(default=("*.csv",))
     """Glob patterns of the feed's data files inside its folder."""
+    keeps: tuple[str, ...] = ()
+    """The allowlist: input fields read; every other field is dropped at the door."""
 
 
 @runtime_checkable

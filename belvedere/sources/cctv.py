@@ -69,6 +69,7 @@ class Cctv(Connector):
         always_aggregate=True,
         description="People counts, crowd density and alarms per camera. Never images.",
         patterns=("events-*.jsonl",),
+        keeps=tuple(KEPT),
     )
 
     def cameras(self, folder: Path) -> list[Site]:

@@ -559,6 +559,7 @@ class EventsCalendar(Connector):
         label_en="Planned events",
         description="Matches, concerts, festivals, demonstrations (crowd safety only).",
         patterns=("*.csv", "*.ics", "*.json"),
+        keeps=FIELDS,
     )
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:

@@ -46,6 +46,7 @@ class FieldReports(Connector):
         label_en="Field agents' reports",
         description="Damage, tags, lighting, squats, litter. Agent pseudonymised, text dropped.",
         patterns=("*.json",),
+        keeps=(*KEPT, "agent (pseudonymised)"),
     )
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:

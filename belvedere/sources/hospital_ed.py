@@ -48,6 +48,7 @@ class HospitalEd(Connector):
         label_en="Hospital emergency arrivals",
         always_aggregate=True,
         description="ED arrivals per hospital, hour and broad reason. Aggregate only.",
+        keeps=tuple(KEPT),
     )
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:

@@ -45,6 +45,8 @@ class IncidentLog(Connector):
             name=s.name, folder=s.folder or s.name, kind="incidents", metric="incidents",
             label_fr=s.label_fr, label_en=s.label_en, description=s.description,
             patterns=s.patterns,
+            keeps=tuple(c for c in mapping.used_columns()
+                        if c != mapping.narrative.column or mapping.narrative.mode == "redact"),
         )
 
     @classmethod

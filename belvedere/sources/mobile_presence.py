@@ -43,6 +43,7 @@ class MobilePresence(Connector):
         label_en="Crowd presence (mobile operator)",
         always_aggregate=True,
         description="People present per H3 cell and hour, thresholded by the operator.",
+        keeps=tuple(KEPT),
     )
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:

@@ -55,6 +55,7 @@ class Transit(Connector):
         description="Boardings per stop and hour; disruptions and delays at stops from "
                     "GTFS-realtime; stops from GTFS. Vehicle positions and alert texts dropped.",
         patterns=("validations*.csv", "realtime/*.pb"),
+        keeps=(*KEPT, "GTFS stops/routes/trips", "GTFS-rt alerts and trip updates"),
     )
 
     def gtfs(self, path: Path, *, schedule: bool) -> GtfsFeed:
