@@ -146,10 +146,12 @@ def _ingest(store: DuckDBStore, folder: Path, sources: list[str] | None) -> Inge
 def _print_report(report: IngestReport) -> None:
     console.print(_ingest_table(report))
     _ingest_details(report)
-    if report.stored == 0:
+    if report.stored:
+        console.print(f"{report.stored:,} new rows stored.")
+    elif report.batches and all(b.rows_duplicate == b.rows_read for b in report.batches):
         console.print("[yellow]0 new rows stored[/yellow]: everything was already in the store.")
     else:
-        console.print(f"{report.stored:,} new rows stored.")
+        console.print("[yellow]0 new rows stored.[/yellow]")
     for source, file, reason in report.refused:
         console.print(f"[red]refused[/red] {source} {file}: {reason}")
 

@@ -14,6 +14,7 @@ from belvedere.grid.records import Incident, arrow_schema
 from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.tabular import (
+    LINE,
     Rule,
     apply_rules,
     locate,
@@ -96,8 +97,15 @@ class FieldReports(Connector):
                 reporter=pl.col("agent").cast(pl.String).replace_strict(pseudonyms, default=None)
             ).struct.json_encode(),
         )
+        # What minimisation did, counted over the reports kept.
+        minimised = {
+            f"dropped:{c}": int(df[c].is_not_null().sum()) for c in raw.columns
+            if c not in (*KEPT, "agent", "location", LINE) and c in df.columns
+        }
+        minimised["pseudonymised:agent"] = int(df["agent"].is_in(list(pseudonyms)).sum())
         return ParsedFile(
             records={"incidents": to_arrow(df, arrow_schema(Incident))},
             quarantine=pl.concat([bad_json, quarantine, outside]).to_arrow(),
             rows_read=raw.height + bad_json.height,
+            minimised={k: v for k, v in minimised.items() if v},
         )
