@@ -159,6 +159,15 @@ class Store(Protocol):
         """Planned events overlapping ``[start, end)``."""
         ...
 
+    def incident_points(self, sources: tuple[str, ...] = (), *, start: datetime | None = None,
+                        end: datetime | None = None) -> pa.Table:
+        """Incidents placed on a cell (``cell, ts, category, origin, source``), for models."""
+        ...
+
+    def measurement_points(self, metric: str) -> pa.Table:
+        """A metric's values on cells (``cell, ts, value``), for cross-source models."""
+        ...
+
     def schema_version(self) -> int:
         """The newest applied migration."""
         ...

@@ -314,6 +314,30 @@ class DuckDBStore:
         sql = "SELECT * FROM quarantine" + (" WHERE " + " AND ".join(where) if where else "")
         return self._arrow(sql + " ORDER BY batch_id, line", params)
 
+    def incident_points(self, sources: tuple[str, ...] = (), *, start: datetime | None = None,
+                        end: datetime | None = None) -> pa.Table:
+        """Incidents placed on a cell (``cell, ts, category, origin, source``), for models."""
+        where: list[str] = ["cell IS NOT NULL"]
+        params: list[object] = []
+        if sources:
+            where.append(f"source IN ({', '.join('?' * len(sources))})")
+            params.extend(sources)
+        if start is not None:
+            where.append("ts >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("ts < ?")
+            params.append(end)
+        return self._arrow(
+            "SELECT cell, ts, category, origin, source FROM incidents WHERE "
+            + " AND ".join(where) + " ORDER BY ts", list(params))
+
+    def measurement_points(self, metric: str) -> pa.Table:
+        """A metric's values on cells (``cell, ts, value``), for cross-source models."""
+        return self._arrow(
+            'SELECT cell, "start" AS ts, value FROM measurements WHERE metric = ? AND '
+            "value IS NOT NULL AND cell IS NOT NULL ORDER BY ts", [metric])
+
     def planned_events(self, start: datetime, end: datetime) -> pa.Table:
         """Planned events overlapping ``[start, end)``."""
         return self._arrow(
