@@ -9,16 +9,18 @@ import getpass
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
+import h3
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from belvedere.errors import BelvedereError
+from belvedere.errors import BelvedereError, ConfigError
 from belvedere.privacy import audit
-from belvedere.privacy.release import Actor, release
+from belvedere.privacy.release import Actor, release, release_model_output
 from belvedere.privacy.users import add_user
 from belvedere.settings import SETTINGS, setting
 from belvedere.sources.base import registry
@@ -33,6 +35,9 @@ from belvedere.sources.ingest import (
 from belvedere.sources.mapping import load_mapping, packaged_mappings, read_mapping_data
 from belvedere.store.base import Bin, Level, SituationQuery
 from belvedere.store.duckdb_store import DuckDBStore
+
+if TYPE_CHECKING:
+    from belvedere.models.backtest import BacktestResult
 
 app = typer.Typer(help="belvedere — a privacy-by-design public-safety observatory.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -284,7 +289,8 @@ def serve(
     except BelvedereError as exc:
         _fail(exc)
     console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
-    uvicorn.run(create_app(db), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(db, reports_dir=Path(setting("reports"))), host=host, port=port,
+                log_level="warning")
 
 
 @app.command()
@@ -297,8 +303,11 @@ def demo(
     serve_: Annotated[bool, typer.Option("--serve/--no-serve",
                                          help="Serve the dashboard afterwards.")] = True,
     port: Annotated[int, typer.Option(help=SETTINGS["port"].help)] = int(setting("port")),
+    backtest_: Annotated[bool, typer.Option("--backtest/--no-backtest",
+                                            help="Build the forecast backtest report.")] = True,
 ) -> None:
-    """Simulate 90 days of Marseille, ingest them, create demo users, serve the dashboard."""
+    """Simulate 90 days of Marseille, ingest them, create demo users, build the backtest
+    report, serve the dashboard."""
     simulate(out=out, days=days, seed=seed, start=None)
     try:
         db = DuckDBStore(store)
@@ -306,6 +315,16 @@ def demo(
         for name, role, password in DEMO_USERS:
             if db.get_user(name) is None:
                 add_user(db, name, password, role=role)
+        if backtest_:
+            # The analysts' report of the dashboard: how well each forecaster did on the last
+            # weeks of the synthetic city, each fitted only on the weeks before.
+            result, html = run_backtest(
+                db, names=["naive", "recent", "kde", "prospective", "etas", "boosted"],
+                first=None, windows=3, window=timedelta(days=7), categories=(),
+                resolution=9, out=Path(setting("reports")) / "backtest")
+            console.print(summary_table(result.summary(), list(result.models),
+                                        title="Forecast backtest (last 3 weeks)"))
+            console.print(f"backtest report → {html}")
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -317,6 +336,151 @@ def demo(
     console.print(logins)
     if serve_:
         serve(store=store, host=setting("host"), port=port)
+
+
+SUMMARY_METRICS = ("pai@1%", "pai@5%", "pei*@1%", "loglik_per_cell", "fit_s", "predict_s")
+
+
+def summary_table(summary: pl.DataFrame, names: list[str], *, title: str) -> Table:
+    """A backtest summary: each metric's mean over windows with its 95 % bootstrap interval."""
+    table = Table(title=title)
+    table.add_column("model")
+    for metric in SUMMARY_METRICS:
+        table.add_column(metric, justify="right")
+    for name in names:
+        cells = []
+        for metric in SUMMARY_METRICS:
+            row = summary.filter((pl.col("model") == name) & (pl.col("metric") == metric))
+            if not row.height:
+                cells.append("–")
+                continue
+            mean, low, high = row.row(0)[2:5]
+            cells.append(f"{mean:.2f} [{low:.2f}–{high:.2f}]")
+        table.add_row(name, *cells)
+    return table
+
+
+def _duration(text: str) -> timedelta:
+    """``7d``, ``24h`` or ``90m`` as a timedelta."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError):
+        raise typer.BadParameter(f"{text!r}: give a duration like 7d, 24h or 90m") from None
+
+
+@app.command()
+def forecast(
+    start: Annotated[str, typer.Option(help="Window start, ISO 8601 (UTC if no offset).")],
+    out: Annotated[Path, typer.Option(help="CSV to write: cell,score.")],
+    model: Annotated[str, typer.Option(help="naive, recent, kde, prospective, etas, boosted, "
+                                            "ensemble.")] = "naive",
+    horizon: Annotated[str, typer.Option(help="Window length: 7d, 24h…")] = "7d",
+    category: Annotated[list[str] | None, typer.Option(help="Only these categories.")] = None,
+    resolution: Annotated[int, typer.Option(min=5, max=9, help="H3 resolution.")] = 9,
+    source: Annotated[list[str] | None, typer.Option(help="Incident sources.")] = None,
+    area: Annotated[str, typer.Option(help="city (Marseille's cells) or observed.")] = "city",
+    store: StoreOpt = DEFAULT_STORE,
+    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "analysis",
+) -> None:
+    """Expected incidents per H3 cell of the study area over a window: ``cell,score``.
+
+    The model is fitted on everything strictly before START. Incidents discovered by patrols
+    are left out of training (a feedback loop otherwise; see docs/models.md).
+    """
+    # Imported here: the models pull in scipy and LightGBM, which the other commands do not need.
+    from belvedere.models.data import load_event_data
+    from belvedere.models.registry import forecaster
+
+    begin = _aware(datetime.fromisoformat(start))
+    window = _duration(horizon)
+    try:
+        db = DuckDBStore(store)
+        data = load_event_data(db, sources=tuple(source or ("police_log",)),
+                               resolution=resolution, area=area,
+                               area_until=begin, covariates=model in ("boosted", "ensemble"))
+        patrol = int((data.events["origin"] == "discovered_by_patrol").sum())
+        data = data.categories(*(category or ())).without_patrol_discoveries()
+        fitted = forecaster(model, horizon_days=max(1, round(window / timedelta(days=1))))
+        scores = fitted.fit(data, until=begin).predict(begin, window)
+        frame = pl.DataFrame({"cell": [h3.int_to_str(int(c)) for c in data.area],
+                              "score": scores})
+        frame.write_csv(out)
+        seq = release_model_output(
+            db, Actor(f"cli:{getpass.getuser()}", "analyst"), purpose,
+            what={"resource": "forecast", "model": model, "start": begin.isoformat(),
+                  "horizon": horizon, "categories": list(category or ()),
+                  "resolution": resolution}, rows=frame.height)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"{frame.height:,} cells, {scores.sum():,.1f} expected incidents "
+                  f"({model}, {begin:%Y-%m-%d %H:%M} + {horizon}) → {out}; "
+                  f"{patrol:,} patrol discoveries left out of training; audit line #{seq}.")
+
+
+@app.command("backtest")
+def backtest_command(
+    out: Annotated[Path, typer.Option(help="Folder for report.html, report.json, figures.")],
+    models: Annotated[str, typer.Option(help="Comma-separated models (naive always added).")
+                      ] = "naive,recent,kde,prospective,etas,boosted,ensemble",
+    first: Annotated[str | None, typer.Option(
+        help="First window start (ISO); default: as many windows as fit after 8 weeks.")] = None,
+    windows: Annotated[int, typer.Option(min=1, help="Number of windows.")] = 4,
+    horizon: Annotated[str, typer.Option(help="Window length.")] = "7d",
+    category: Annotated[list[str] | None, typer.Option(help="Only these categories.")] = None,
+    resolution: Annotated[int, typer.Option(min=5, max=9)] = 9,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Rolling-origin backtest of the forecasters on the store's incidents; writes a report."""
+    window = _duration(horizon)
+    names = ["naive", *(m for m in models.split(",") if m and m != "naive")]
+    try:
+        db = DuckDBStore(store)
+        result, html = run_backtest(db, names=names, first=first, windows=windows,
+                                    window=window, categories=tuple(category or ()),
+                                    resolution=resolution, out=out)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(summary_table(result.summary(), names,
+                                title=f"Backtest: {windows} windows of {horizon}"))
+    console.print(f"report → {html}")
+
+
+def run_backtest(db: DuckDBStore, *, names: list[str], first: str | None, windows: int,
+                 window: timedelta, categories: tuple[str, ...], resolution: int,
+                 out: Path) -> tuple[BacktestResult, Path]:
+    """Backtest ``names`` on the store's police log and write the report into ``out``."""
+    from belvedere.models.backtest import backtest
+    from belvedere.models.data import load_event_data
+    from belvedere.models.registry import forecasters
+    from belvedere.models.report import write_report
+
+    period = db.data_period()
+    if period is None:
+        raise ConfigError("the store holds no data to backtest on")
+    factories = forecasters(horizon_days=max(1, round(window / timedelta(days=1))))
+    unknown = [n for n in names if n not in factories]
+    if unknown:
+        raise ConfigError(f"unknown model(s) {', '.join(unknown)}; models: "
+                          f"{', '.join(factories)}")
+    data = load_event_data(db, covariates=bool({"boosted", "ensemble"} & set(names)),
+                           resolution=resolution).categories(*categories)
+    data = data.without_patrol_discoveries()
+    begin = _aware(datetime.fromisoformat(first)) if first else period[1] - windows * window
+    starts = [begin + i * window for i in range(windows)]
+    with _progress() as bar:
+        task = bar.add_task("backtest", total=len(starts) * len(names))
+
+        def tick(label: str, done: int, total: int) -> None:
+            bar.update(task, description=f"backtest {label}", completed=done)
+
+        result = backtest(data, {n: factories[n] for n in names}, starts=starts,
+                          horizon=window, progress=tick)
+    html = write_report(result, out, title="belvedere — forecast backtest",
+                        area_cells=data.area, resolution=resolution)
+    return result, html
 
 
 @users_app.command("add")

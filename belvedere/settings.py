@@ -34,6 +34,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("port", "BELVEDERE_PORT", "8000", "Port `belvedere serve` listens on."),
         Setting("demo_dir", "BELVEDERE_DEMO_DIR", "demo-data",
                 "Folder where `belvedere demo` writes the synthetic city's feeds."),
+        Setting("reports", "BELVEDERE_REPORTS", "belvedere-reports",
+                "Folder of the analysts' reports (the demo writes the backtest report there; "
+                "`belvedere serve` serves it at /reports/backtest)."),
         Setting("pseudonym_key", "BELVEDERE_PSEUDONYM_KEY", "",
                 "Hex key for pseudonyms at the door. Empty: a key file beside the store "
                 "(`<store>.pseudonym.key`, mode 0600), created on first ingest."),

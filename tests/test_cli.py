@@ -18,7 +18,8 @@ WIDE = {"COLUMNS": "200"}
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("demo")
     out, store = tmp / "demo-data", tmp / "demo.duckdb"
-    result = CliRunner().invoke(app, ["demo", "--no-serve", "--days", "14", "--out", str(out),
+    result = CliRunner().invoke(app, ["demo", "--no-serve", "--no-backtest", "--days", "14",
+                                      "--out", str(out),
                                       "--store", str(store)], env=WIDE)
     assert result.exit_code == 0, result.output
     assert "operateur" in result.output and "demo-operateur-2024" in result.output
@@ -110,3 +111,64 @@ def test_sources_lists_every_connector_and_packaged_mapping() -> None:
         assert name in result.output
     for mapping in ("toronto_mci", "chicago_crimes", "portland_nij", "schedule_om_home"):
         assert mapping in result.output
+
+
+def test_forecast_writes_every_study_area_cell_with_the_models_expected_total(
+        demo: tuple[Path, Path], tmp_path: Path) -> None:
+    import h3
+    import polars as pl
+
+    from belvedere.models.data import city_area, load_event_data
+    from belvedere.models.registry import forecaster
+
+    out = tmp_path / "forecast.csv"
+    start = "2024-09-12T00:00:00+00:00"
+    result = CliRunner().invoke(app, ["forecast", "--model", "kde", "--start", start,
+                                      "--horizon", "2d", "--out", str(out),
+                                      "--store", str(demo[1])], env=WIDE)
+    assert result.exit_code == 0, result.output
+    frame = pl.read_csv(out)
+    assert frame.columns == ["cell", "score"]
+    area = {h3.int_to_str(int(c)) for c in city_area(9)}
+    assert set(frame["cell"]) == area and frame.height == len(area)
+    assert (frame["score"] >= 0).all()
+    # The file's total is the model's expected total over the window, fitted the same way.
+    db = DuckDBStore(demo[1])
+    data = load_event_data(db, covariates=False).without_patrol_discoveries()
+    db.close()
+    from datetime import datetime, timedelta
+
+    begin = datetime.fromisoformat(start)
+    expected = forecaster("kde").fit(data, until=begin).predict(begin, timedelta(days=2))
+    assert abs(frame["score"].sum() - expected.sum()) < 1e-6 * max(1.0, expected.sum())
+    assert "patrol discoveries left out of training" in result.output
+
+
+def test_backtest_report_is_built_and_served_to_a_logged_in_analyst(
+        demo: tuple[Path, Path], tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from belvedere.api.main import create_app
+    from belvedere.privacy.users import add_user
+
+    reports = tmp_path / "reports"
+    result = CliRunner().invoke(app, ["backtest", "--models", "naive,kde,etas", "--windows", "2",
+                                      "--horizon", "2d", "--out", str(reports / "backtest"),
+                                      "--store", str(demo[1])], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "pai@1%" in result.output and "kde" in result.output
+    html = (reports / "backtest" / "report.html").read_text()
+    assert "PAI" in html and "data:image/png;base64" in html
+    db = DuckDBStore(demo[1])
+    if db.get_user("ana-report") is None:
+        add_user(db, "ana-report", "analyst-password", role="analyst")
+    with TestClient(create_app(db, reports_dir=reports)) as client:
+        assert client.get("/reports/backtest").status_code == 401
+        client.post("/api/v1/auth/login", data={"username": "ana-report",
+                                                "password": "analyst-password"})
+        before = len(db.audit_rows())
+        page = client.get("/reports/backtest")
+        assert page.status_code == 200 and "PAI" in page.text
+        assert len(db.audit_rows()) == before + 1
+        assert client.get("/reports/backtest?lang=en").status_code == 200
+    db.close()

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, FastAPI
 
 from belvedere import __version__
 from belvedere.api.errors import install_error_handlers
-from belvedere.api.routes import auth, events, health, situation, sources, zones
+from belvedere.api.routes import auth, events, health, reports, situation, sources, zones
 from belvedere.store.base import Store
 from belvedere.web import pages
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(store: Store) -> FastAPI:
-    """The belvedere web application (API + dashboard) over ``store``."""
+def create_app(store: Store, *, reports_dir: Path | None = None) -> FastAPI:
+    """The belvedere web application (API + dashboard) over ``store``; ``reports_dir`` holds
+    the analysts' reports (``backtest/report.html``) when they have been built."""
     app = FastAPI(title="belvedere", version=__version__,
                   description="Privacy-by-design public-safety observatory: place-based, "
                               "aggregate-only, every access audited.",
                   docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.store = store
+    app.state.reports_dir = reports_dir
     api = APIRouter(prefix=API_PREFIX)
     for module in (health, auth, sources, zones, situation, events):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(reports.router)
     install_error_handlers(app)
     app.include_router(pages.router)
     pages.mount_static(app)

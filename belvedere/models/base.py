@@ -243,3 +243,36 @@ def scale_to_rate(scores: np.ndarray, past: pl.DataFrame, until: datetime, horiz
     span = max(min(lookback, until - first), timedelta(days=1))
     total = float(recent["weight"].sum()) * (horizon / span)
     return scores / scores.sum() * total
+
+
+class PeriodicRefit(GridForecaster):
+    """Refit ``model`` only when its training data is older than ``every`` (monthly retraining
+    of a weekly forecast, as an operational service runs it).
+
+    Between refits the model forecasts later windows from what it learnt before its last
+    ``until`` — never from anything after it, so a backtest stays honest. Give the *same*
+    instance to every window of a backtest (the factory returns it) to get the saving.
+    """
+
+    def __init__(self, *, model: GridForecaster, every: timedelta = timedelta(days=28)) -> None:
+        self.model = model
+        self.every = every
+
+    def fit(self, data: EventData, *, until: datetime) -> Self:
+        """Refit when ``until`` is ``every`` past the last fit (or the data changed)."""
+        last = getattr(self.model, "until_", None)
+        if (last is None or getattr(self, "data_", None) is not data or until < last
+                or until - last >= self.every):
+            self.model.fit(data, until=until)
+            self.data_ = data
+        self.area_ = data.area
+        self.resolution_ = data.resolution
+        self.until_ = until
+        return self
+
+    def _predict(self, start: datetime, horizon: timedelta) -> np.ndarray:
+        return self.model.predict(start, horizon)
+
+    def explain(self) -> dict[str, Any]:
+        """The wrapped model's explanation, and when it was last fitted."""
+        return {"last_fit": str(getattr(self.model, "until_", None)), **self.model.explain()}

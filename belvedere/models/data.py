@@ -70,5 +70,6 @@ def _planned(store: Store, resolution: int) -> pl.DataFrame | None:
         return None
     return frame.select(
         pl.Series("cell", coarsen(frame["cell"].to_numpy(), resolution)),
-        "start", "end", pl.col("expected_attendance").fill_null(0).cast(pl.Float64),
+        pl.col("start").dt.convert_time_zone("UTC"), pl.col("end").dt.convert_time_zone("UTC"),
+        pl.col("expected_attendance").fill_null(0).cast(pl.Float64),
     )

@@ -148,3 +148,15 @@ def store_status(store: Store) -> dict[str, object]:
         "data_period": {"start": period[0].isoformat(), "end": period[1].isoformat()}
         if period else None,
     }
+
+
+def release_model_output(store: Store, actor: Actor, purpose: str, *, what: dict[str, object],
+                         rows: int) -> int:
+    """Record that a model's output (forecast scores per cell, a backtest report) was given to
+    ``actor``: expected counts, not records, so no threshold applies — but it is audited like
+    every other release. Returns the audit line's number."""
+    check_purpose(purpose)
+    policy_for(actor.role)
+    row = audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
+                       action="consultation", what=what, rows_released=rows)
+    return row.seq

@@ -65,6 +65,15 @@ def _quote(name: str) -> str:
     return f'"{name}"'
 
 
+def _utc(table: pa.Table, *columns: str) -> pa.Table:
+    """``columns`` as timestamps in the time zone named ``UTC`` (DuckDB says ``Etc/UTC``:
+    the same instant, but polars refuses to compare the two names)."""
+    for name in columns:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(pa.timestamp("us", "UTC")))
+    return table
+
+
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
     """The first column of the first row (``None`` when no row); consumes the whole result,
     as DuckDB requires before the connection runs anything else."""
@@ -328,15 +337,16 @@ class DuckDBStore:
         if end is not None:
             where.append("ts < ?")
             params.append(end)
-        return self._arrow(
+        table = self._arrow(
             "SELECT cell, ts, category, origin, source FROM incidents WHERE "
             + " AND ".join(where) + " ORDER BY ts", list(params))
+        return _utc(table, "ts")
 
     def measurement_points(self, metric: str) -> pa.Table:
         """A metric's values on cells (``cell, ts, value``), for cross-source models."""
-        return self._arrow(
+        return _utc(self._arrow(
             'SELECT cell, "start" AS ts, value FROM measurements WHERE metric = ? AND '
-            "value IS NOT NULL AND cell IS NOT NULL ORDER BY ts", [metric])
+            "value IS NOT NULL AND cell IS NOT NULL ORDER BY ts", [metric]), "ts")
 
     def planned_events(self, start: datetime, end: datetime) -> pa.Table:
         """Planned events overlapping ``[start, end)``."""
