@@ -89,3 +89,15 @@ class EventPublic(BaseModel):
     start: datetime
     end: datetime
     expected_attendance: int | None
+
+
+class ConflictPublic(BaseModel):
+    first: str
+    second: str
+    kinds: list[str]
+    overlap_start: datetime
+    overlap_end: datetime
+    distance_m: float
+    hospital: str | None
+    lines: list[str]
+    combined_attendance: int

@@ -1,0 +1,48 @@
+"""Planned events and their conflicts through the API (audited like every release)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from belvedere.api.main import create_app
+from belvedere.grid.places import VENUES
+from belvedere.grid.records import PlannedEvent, to_table
+from belvedere.privacy.users import add_user
+from belvedere.store.base import BatchInput
+from belvedere.store.duckdb_store import DuckDBStore, empty_quarantine
+
+EVENING = datetime(2024, 9, 14, 19, tzinfo=UTC)
+
+
+def event(event_id: str, venue: str, start: datetime, kind: str = "concert") -> PlannedEvent:
+    v = VENUES[venue]
+    return PlannedEvent(source="events", source_id=event_id, kind=kind, title=event_id,
+                        venue=venue, lat=v.lat, lon=v.lon, route=None, start=start,
+                        end=start + timedelta(hours=2), expected_attendance=5000, cell=None,
+                        zone=None)
+
+
+def test_conflicts_of_the_evening_are_listed_for_a_logged_in_user(tmp_path: Path) -> None:
+    db = DuckDBStore(tmp_path / "e.duckdb")
+    rows = [event("port", "vieux_port", EVENING), event("cane", "canebiere", EVENING),
+            event("later", "plages_prado", EVENING + timedelta(days=3))]
+    db.append_batch(BatchInput(source="events", file=None,
+                               records={"planned_events": to_table(PlannedEvent, rows)},
+                               quarantine=empty_quarantine(), rows_read=3))
+    add_user(db, "prep", "preparation-1", role="analyst")
+    with TestClient(create_app(db)) as client:
+        params = {"start": (EVENING - timedelta(days=1)).isoformat(),
+                  "end": (EVENING + timedelta(days=5)).isoformat()}
+        assert client.get("/api/v1/events/conflicts", params=params).status_code == 401
+        client.post("/api/v1/auth/login", data={"username": "prep", "password": "preparation-1"})
+        before = len(db.audit_rows())
+        answer = client.get("/api/v1/events/conflicts", params=params)
+        assert answer.status_code == 200, answer.text
+        (conflict,) = answer.json()
+        assert (conflict["first"], conflict["second"]) == ("cane", "port")
+        assert "space_time" in conflict["kinds"] and conflict["combined_attendance"] == 10_000
+        assert len(db.audit_rows()) == before + 1
+    db.close()
