@@ -483,6 +483,45 @@ def run_backtest(db: DuckDBStore, *, names: list[str], first: str | None, window
     return result, html
 
 
+@app.command()
+def conflicts(
+    store: StoreOpt = DEFAULT_STORE,
+    start: Annotated[str | None, typer.Option(help="From (ISO); default: the data's start.")
+                     ] = None,
+    end: Annotated[str | None, typer.Option(help="To (ISO); default: a year after start.")
+                   ] = None,
+    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "event_preparation",
+) -> None:
+    """Planned events that compete: close in space and time, same hospital, same metro line."""
+    from belvedere.models.conflicts import find_conflicts, planned_from_rows
+    from belvedere.privacy.release import release_events
+
+    try:
+        db = DuckDBStore(store)
+        period = db.data_period()
+        begin = (_aware(datetime.fromisoformat(start)) if start
+                 else period[0] if period else datetime.now(UTC))
+        stop = _aware(datetime.fromisoformat(end)) if end else begin + timedelta(days=366)
+        rows = release_events(db, begin, stop, Actor(f"cli:{getpass.getuser()}", "analyst"),
+                              purpose).to_pylist()
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    titles = {str(r["source_id"]): r["title"] for r in rows}
+    table = Table(title=f"Conflicts among {len(rows)} planned events")
+    for col in ("when (UTC)", "first", "second", "why", "distance", "attendance"):
+        table.add_column(col, overflow="fold")
+    found = find_conflicts(planned_from_rows(rows))
+    for c in found:
+        why = ", ".join(c.kinds) + (f" ({c.hospital})" if c.hospital else "") + (
+            f" ({'/'.join(c.lines)})" if c.lines else "")
+        table.add_row(f"{c.overlap_start:%Y-%m-%d %H:%M}–{c.overlap_end:%H:%M}",
+                      titles.get(c.first, c.first), titles.get(c.second, c.second), why,
+                      f"{c.distance_m / 1000:.1f} km", f"{c.combined_attendance:,}")
+    console.print(table)
+    console.print(f"{len(found)} conflict(s).")
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
