@@ -20,7 +20,7 @@ from rich.table import Table
 
 from belvedere.errors import BelvedereError, ConfigError
 from belvedere.privacy import audit
-from belvedere.privacy.release import Actor, release, release_model_output
+from belvedere.privacy.release import Actor, record_release, release
 from belvedere.privacy.users import add_user
 from belvedere.settings import SETTINGS, setting
 from belvedere.sources.base import registry
@@ -239,7 +239,7 @@ def situation(
         begin = datetime.fromisoformat(start) if start else stop - timedelta(days=7)
         query = SituationQuery(start=_aware(begin), end=_aware(stop), sources=tuple(source or ()),
                                level=_level(level), bin=_bin(bin))
-        actor = Actor(f"cli:{getpass.getuser()}", role)
+        actor = _cli_actor(role)
         rel = release(db, query, actor, purpose)
         db.close()
     except BelvedereError as exc:
@@ -255,6 +255,11 @@ def situation(
     console.print(table)
     console.print(f"{rel.table.num_rows:,} rows, {rel.suppressed:,} suppressed; "
                   f"audit line #{rel.audit_seq}.")
+
+
+def _cli_actor(role: str) -> Actor:
+    """The person at this terminal, acting with ``role``'s policy."""
+    return Actor(f"cli:{getpass.getuser()}", role)
 
 
 def _aware(ts: datetime) -> datetime:
@@ -406,8 +411,8 @@ def forecast(
         frame = pl.DataFrame({"cell": [h3.int_to_str(int(c)) for c in data.area],
                               "score": scores})
         frame.write_csv(out)
-        seq = release_model_output(
-            db, Actor(f"cli:{getpass.getuser()}", "analyst"), purpose,
+        seq = record_release(
+            db, _cli_actor("analyst"), purpose,
             what={"resource": "forecast", "model": model, "start": begin.isoformat(),
                   "horizon": horizon, "categories": list(category or ()),
                   "resolution": resolution}, rows=frame.height)
@@ -502,7 +507,7 @@ def conflicts(
         begin = (_aware(datetime.fromisoformat(start)) if start
                  else period[0] if period else datetime.now(UTC))
         stop = _aware(datetime.fromisoformat(end)) if end else begin + timedelta(days=366)
-        rows = release_events(db, begin, stop, Actor(f"cli:{getpass.getuser()}", "analyst"),
+        rows = release_events(db, begin, stop, _cli_actor("analyst"),
                               purpose).to_pylist()
         db.close()
     except BelvedereError as exc:
@@ -567,6 +572,9 @@ def audit_tail(
     try:
         db = DuckDBStore(store)
         rows = db.audit_rows(limit=n)
+        # Reading the access log is itself an access (after the lines read, so it is not shown).
+        record_release(db, _cli_actor("dpo"), "dpo_review",
+                       what={"resource": "access_log", "lines": n}, rows=len(rows))
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -609,6 +617,9 @@ def quarantine_list(
         db = DuckDBStore(store)
         rows = db.quarantined(source, status=None if status == "all" else status,
                               rule=rule).to_pylist()
+        record_release(db, _cli_actor("analyst"), "data_quality",
+                       what={"resource": "quarantine", "source": source, "rule": rule,
+                             "status": status}, rows=min(len(rows), limit))
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -635,6 +646,8 @@ def quarantine_show(
         db = DuckDBStore(store)
         rows = [r for r in db.quarantined().to_pylist()
                 if r["batch_id"] == batch and r["line"] == line]
+        record_release(db, _cli_actor("analyst"), "data_quality",
+                       what={"resource": "quarantine", "row": row_id}, rows=len(rows))
         db.close()
     except BelvedereError as exc:
         _fail(exc)

@@ -90,6 +90,11 @@ def test_ingest_one_file_with_a_mapping_then_review_and_retry_its_quarantine(
     batch_line = next(word for word in listed.output.split() if word.endswith(":4"))
     shown = runner.invoke(app, ["quarantine", "show", batch_line, "--store", store], env=WIDE)
     assert shown.exit_code == 0 and '"numero_fiche": "MC-3"' in shown.output
+    # Reviewing rejected rows is an access to data: both reads are in the access log.
+    db = DuckDBStore(store)
+    reads = [r for r in db.audit_rows() if '"resource": "quarantine"' in r.what]
+    db.close()
+    assert [(r.purpose, r.rows_released) for r in reads] == [("data_quality", 1)] * 2
     # The export's third date format, declared in a fixed mapping, recovers the row.
     fixed = tmp_path / "fixed.toml"
     text = (Path(__file__).parent.parent / "belvedere/sources/mappings/"

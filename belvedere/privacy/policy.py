@@ -61,6 +61,7 @@ PURPOSES: dict[str, str] = {
     "analysis": "Statistical analysis of place-based trends.",
     "public_information": "Open data and public reporting.",
     "dpo_review": "Data-protection review of accesses and outputs.",
+    "data_quality": "Reviewing input rows refused at ingest (the quarantine).",
 }
 """The purposes a release may declare (a registry with legal bases follows in issue 7)."""
 

@@ -150,11 +150,12 @@ def store_status(store: Store) -> dict[str, object]:
     }
 
 
-def release_model_output(store: Store, actor: Actor, purpose: str, *, what: dict[str, object],
-                         rows: int) -> int:
-    """Record that a model's output (forecast scores per cell, a backtest report) was given to
-    ``actor``: expected counts, not records, so no threshold applies — but it is audited like
-    every other release. Returns the audit line's number."""
+def record_release(store: Store, actor: Actor, purpose: str, *, what: dict[str, object],
+                   rows: int) -> int:
+    """Record that something other than a situation table was given to ``actor`` — a model's
+    output (forecast scores per cell, a backtest report), quarantined input rows under review,
+    lines of the access log — audited like every other release. Returns the audit line's
+    number."""
     check_purpose(purpose)
     policy_for(actor.role)
     row = audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,

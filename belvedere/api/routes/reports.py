@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from belvedere.api.deps import CurrentActor, StoreDep
-from belvedere.privacy.release import release_model_output
+from belvedere.privacy.release import record_release
 
 router = APIRouter(tags=["reports"])
 
@@ -27,5 +27,5 @@ def report(name: str, request: Request, store: StoreDep, actor: CurrentActor,
         return HTMLResponse(
             f"<p>No {name} report yet: run <code>belvedere backtest --out "
             f"{folder or 'REPORTS'}/{name}</code> (the demo builds it).</p>", status_code=404)
-    release_model_output(store, actor, purpose, what={"resource": f"report:{name}"}, rows=1)
+    record_release(store, actor, purpose, what={"resource": f"report:{name}"}, rows=1)
     return FileResponse(path, media_type="text/html")
