@@ -485,6 +485,10 @@ def run_backtest(db: DuckDBStore, *, names: list[str], first: str | None, window
                           horizon=window, progress=tick)
     html = write_report(result, out, title="belvedere — forecast backtest",
                         area_cells=data.area, resolution=resolution)
+    record_release(db, _cli_actor("analyst"), "analysis",
+                   what={"resource": "backtest", "models": names, "windows": windows,
+                         "first": starts[0].isoformat(), "report": str(html)},
+                   rows=len(result.windows))
     return result, html
 
 

@@ -46,7 +46,7 @@ Example:
     >>> blockers = [(datetime(2024, 10, 12, 18, tzinfo=UTC), datetime(2024, 10, 12, 21, tzinfo=UTC))]
     >>> span = (datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
     >>> [c.day for c in matched_controls(anchor, weeks=2, blockers=blockers, span=span)]
-    [21, 19, 28]
+    [28, 21, 19]
 """
 
 from __future__ import annotations
@@ -132,8 +132,9 @@ class ImpactHistory:
     def without(self, start: datetime, end: datetime) -> ImpactHistory:
         """The history with every feed's hours in ``[start, end)`` and the events starting
         there removed (to hold an event out)."""
-        keep = (pl.col("hour_start") < start) | (pl.col("hour_start") >= end)
-        events = self.events.filter((pl.col("start") < start) | (pl.col("start") >= end))
+        lo, hi = pl.lit(start).dt.convert_time_zone("UTC"), pl.lit(end).dt.convert_time_zone("UTC")
+        keep = (pl.col("hour_start") < lo) | (pl.col("hour_start") >= hi)
+        events = self.events.filter((pl.col("start") < lo) | (pl.col("start") >= hi))
         return ImpactHistory({k: v.filter(keep) for k, v in self.feeds.items()}, events,
                              self.zero_filled)
 
@@ -165,7 +166,9 @@ def history_from_store(store: Any, *, feeds: Mapping[str, IncidentFeed | MetricF
     events = events.select("kind", "venue", "cell", "start", "end", "expected_attendance")
     events = events.filter(pl.col("cell").is_not_null()).with_columns(
         cell=pl.Series(coarsen(events["cell"].to_numpy(), resolution)),
-        expected_attendance=pl.col("expected_attendance").cast(pl.Float64))
+        expected_attendance=pl.col("expected_attendance").cast(pl.Float64),
+        start=pl.col("start").dt.convert_time_zone("UTC"),
+        end=pl.col("end").dt.convert_time_zone("UTC"))
     return ImpactHistory(frames, events, frozenset(zero))
 
 
@@ -282,7 +285,7 @@ class EventImpactModel:
             zero = name in history.zero_filled
             if zero:
                 values[:] = 0.0
-            rows = ((frame["hour_start"] - first) // HOUR).to_numpy()
+            rows = ((frame["hour_start"] - first).dt.total_hours()).to_numpy()
             values[rows, np.searchsorted(cells, frame["cell"].to_numpy())] = frame["value"]
             self.feeds_[name] = _Feed(values, cells, first, zero)
         events = history.events.with_columns(
