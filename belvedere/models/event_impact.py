@@ -41,9 +41,10 @@ uncertainty of the baseline mean and of the effect is added to the variance (del
 and the quantiles are those of the negative binomial with the same mean and total variance.
 
 Example:
-    >>> from datetime import UTC, datetime
+    >>> from datetime import UTC, datetime, timedelta
     >>> anchor = datetime(2024, 10, 5, 19, tzinfo=UTC)
-    >>> blockers = [(datetime(2024, 10, 12, 18, tzinfo=UTC), datetime(2024, 10, 12, 21, tzinfo=UTC))]
+    >>> match = datetime(2024, 10, 12, 18, tzinfo=UTC)
+    >>> blockers = [(match, match + timedelta(hours=3))]
     >>> span = (datetime(2024, 9, 1, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC))
     >>> [c.day for c in matched_controls(anchor, weeks=2, blockers=blockers, span=span)]
     [28, 21, 19]
@@ -68,10 +69,11 @@ HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)
 BLOCK = timedelta(hours=12)
 LEVELS = (("lo95", 0.025), ("lo80", 0.10), ("hi80", 0.90), ("hi95", 0.975))
-OUTPUT_SCHEMA = {"cell": pl.Int64, "hour": pl.Datetime("us", "UTC"), "offset_h": pl.Int64,
-                 "ring": pl.Int64, "band": pl.String, "feed": pl.String,
-                 "baseline": pl.Float64, "effect": pl.Float64, "expected": pl.Float64,
-                 "lo80": pl.Float64, "hi80": pl.Float64, "lo95": pl.Float64, "hi95": pl.Float64}
+_F = pl.Float64()
+OUTPUT_SCHEMA = pl.Schema({
+    "cell": pl.Int64(), "hour": pl.Datetime("us", "UTC"), "offset_h": pl.Int64(),
+    "ring": pl.Int64(), "band": pl.String(), "feed": pl.String(), "baseline": _F, "effect": _F,
+    "expected": _F, "lo80": _F, "hi80": _F, "lo95": _F, "hi95": _F})
 
 
 @dataclass(frozen=True)
@@ -349,8 +351,9 @@ class EventImpactModel:
     def _disk(self, venue: int) -> tuple[np.ndarray, np.ndarray]:
         reach = max(b[1] for b in self.bands)
         cells, rings = [], []
-        for d, ring in enumerate(h3.grid_disk_distances(h3.int_to_str(venue), reach)):
-            for c in ring:
+        origin = h3.int_to_str(venue)
+        for d in range(reach + 1):
+            for c in h3.grid_ring(origin, d) if d else [origin]:
                 cells.append(h3.str_to_int(c))
                 rings.append(d)
         order = np.argsort(cells)
@@ -439,7 +442,7 @@ class EventImpactModel:
             **{k: v.ravel() for k, v in bounds.items()},
         })
         frame = frame.with_columns(pl.col("hour").dt.replace_time_zone("UTC"))
-        return frame.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+        return frame.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
