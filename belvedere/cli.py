@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import h3
+import numpy as np
 import polars as pl
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from belvedere.errors import BelvedereError, ConfigError
+from belvedere.grid.zones import arrondissements, assign_zones
 from belvedere.privacy import audit
 from belvedere.privacy.release import Actor, record_release, release
 from belvedere.privacy.users import add_user
@@ -490,6 +492,80 @@ def run_backtest(db: DuckDBStore, *, names: list[str], first: str | None, window
                          "first": starts[0].isoformat(), "report": str(html)},
                    rows=len(result.windows))
     return result, html
+
+
+KINDS = {"match": "match_football", "demonstration": "manifestation",
+         "manifestation": "manifestation", "concert": "concert", "festival": "festival"}
+
+
+@app.command()
+def anticipate(
+    venue: Annotated[str, typer.Option(help="Venue id: velodrome, vieux_port, canebiere…")],
+    start: Annotated[str, typer.Option(help="Start, ISO 8601 (UTC if no offset).")],
+    attendance: Annotated[int, typer.Option(min=0, help="Expected attendance.")],
+    kind: Annotated[str, typer.Option(help="match, demonstration, concert, festival.")
+                    ] = "match",
+    duration: Annotated[str, typer.Option(help="Event length: 2h, 110m…")] = "2h",
+    out: Annotated[Path | None, typer.Option(help="F.csv or F.json (default: a summary).")
+                   ] = None,
+    resolution: Annotated[int, typer.Option(min=7, max=9, help="H3 resolution (8: the "
+                                            "operator's crowd counts are at 8).")] = 8,
+    store: StoreOpt = DEFAULT_STORE,
+    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "event_preparation",
+) -> None:
+    """Expected load around a planned event, hour by hour from 6 h before to 6 h after: per
+    feed and cell, the baseline, the expected count and its 80 % and 95 % intervals."""
+    from belvedere.grid.places import VENUES
+    from belvedere.models.event_impact import EventImpactModel, ImpactEvent, history_from_store
+
+    if venue not in VENUES:
+        raise typer.BadParameter(f"unknown venue {venue!r}; venues: {', '.join(VENUES)}")
+    if kind not in KINDS:
+        raise typer.BadParameter(f"kind is one of {', '.join(KINDS)}")
+    site = VENUES[venue]
+    begin = _aware(datetime.fromisoformat(start))
+    event = ImpactEvent(kind=KINDS[kind], venue=venue,
+                        cell=h3.str_to_int(h3.latlng_to_cell(site.lat, site.lon, resolution)),
+                        start=begin, end=begin + _duration(duration),
+                        expected_attendance=float(attendance))
+    try:
+        db = DuckDBStore(store)
+        with console.status("learning from past events…"):
+            model = EventImpactModel(resolution=resolution).fit(
+                history_from_store(db, resolution=resolution))
+            rows = model.anticipate(event)
+        record_release(db, _cli_actor("analyst"), purpose,
+                       what={"resource": "anticipation", "kind": event.kind, "venue": venue,
+                             "start": begin.isoformat(), "attendance": attendance},
+                       rows=rows.height)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in rows["cell"]])
+    zones = assign_zones(arrondissements(), centres[:, 0], centres[:, 1])
+    table = rows.with_columns(
+        zone=pl.Series(zones.tolist(), dtype=pl.String),
+        cell=pl.Series([h3.int_to_str(int(c)) for c in rows["cell"]]),
+    ).select("zone", "cell", "hour", "offset_h", "feed", "baseline", "expected", "lo80", "hi80",
+             "lo95", "hi95")
+    if out is not None:
+        if out.suffix == ".json":
+            out.write_text(table.write_json())
+        else:
+            table.write_csv(out)
+        console.print(f"{table.height:,} rows → {out}")
+    summary = table.group_by("feed", "offset_h").agg(
+        pl.col("baseline").sum(), pl.col("expected").sum()).sort("feed", "offset_h")
+    view = Table(title=f"{event.kind} at {site.name}, {begin:%Y-%m-%d %H:%M} UTC, "
+                       f"{attendance:,} expected — totals over the area")
+    for col in ("feed", "hour", "baseline", "expected", "×"):
+        view.add_column(col, justify="left" if col == "feed" else "right")
+    for r in summary.filter(pl.col("offset_h").is_in([-3, -1, 0, 1, 2, 4])).iter_rows(
+            named=True):
+        ratio = r["expected"] / r["baseline"] if r["baseline"] else float("nan")
+        view.add_row(r["feed"], f"{r['offset_h']:+d} h", f"{r['baseline']:,.1f}",
+                     f"{r['expected']:,.1f}", f"{ratio:.1f}")
+    console.print(view)
 
 
 @app.command()

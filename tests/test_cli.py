@@ -177,3 +177,25 @@ def test_backtest_report_is_built_and_served_to_a_logged_in_analyst(
         assert len(db.audit_rows()) == before + 1
         assert client.get("/reports/backtest?lang=en").status_code == 200
     db.close()
+
+
+def test_anticipate_writes_hourly_rows_per_feed_and_cell_with_ordered_intervals(
+        demo: tuple[Path, Path], tmp_path: Path) -> None:
+    import polars as pl
+
+    out = tmp_path / "anticipation.csv"
+    result = CliRunner().invoke(app, ["anticipate", "--venue", "velodrome", "--start",
+                                      "2024-09-21T19:00:00+00:00", "--attendance", "60000",
+                                      "--out", str(out), "--store", str(demo[1])], env=WIDE)
+    assert result.exit_code == 0, result.output
+    rows = pl.read_csv(out)
+    assert rows.columns == ["zone", "cell", "hour", "offset_h", "feed", "baseline", "expected",
+                            "lo80", "hi80", "lo95", "hi95"]
+    assert set(rows["offset_h"]) == set(range(-6, 7))
+    assert {"police_log", "crowd", "transit", "ed_arrivals", "fire_ems"} <= set(rows["feed"])
+    ordered = rows.filter((pl.col("lo95") <= pl.col("lo80")) & (pl.col("lo80") <= pl.col("hi80"))
+                          & (pl.col("hi80") <= pl.col("hi95")))
+    assert ordered.height == rows.height
+    # (The size of the effect is tested on 120 simulated days in tests/models; this store has
+    # two weeks and one match.)
+    assert (rows["expected"] >= 0).all() and rows["zone"].null_count() < rows.height
