@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import h3
-import numpy as np
 import polars as pl
 import typer
 from rich.console import Console
@@ -20,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from belvedere.errors import BelvedereError, ConfigError
-from belvedere.grid.zones import arrondissements, assign_zones
 from belvedere.privacy import audit
 from belvedere.privacy.release import Actor, record_release, release
 from belvedere.privacy.users import add_user
@@ -516,7 +514,12 @@ def anticipate(
     """Expected load around a planned event, hour by hour from 6 h before to 6 h after: per
     feed and cell, the baseline, the expected count and its 80 % and 95 % intervals."""
     from belvedere.grid.places import VENUES
-    from belvedere.models.event_impact import EventImpactModel, ImpactEvent, history_from_store
+    from belvedere.models.event_impact import (
+        EventImpactModel,
+        ImpactEvent,
+        history_from_store,
+        with_zones,
+    )
 
     if venue not in VENUES:
         raise typer.BadParameter(f"unknown venue {venue!r}; venues: {', '.join(VENUES)}")
@@ -541,13 +544,8 @@ def anticipate(
         db.close()
     except BelvedereError as exc:
         _fail(exc)
-    centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in rows["cell"]])
-    zones = assign_zones(arrondissements(), centres[:, 0], centres[:, 1])
-    table = rows.with_columns(
-        zone=pl.Series(zones.tolist(), dtype=pl.String),
-        cell=pl.Series([h3.int_to_str(int(c)) for c in rows["cell"]]),
-    ).select("zone", "cell", "hour", "offset_h", "feed", "baseline", "expected", "lo80", "hi80",
-             "lo95", "hi95")
+    table = with_zones(rows).select("zone", "cell", "hour", "offset_h", "feed", "baseline",
+                                    "expected", "lo80", "hi80", "lo95", "hi95")
     if out is not None:
         if out.suffix == ".json":
             out.write_text(table.write_json())

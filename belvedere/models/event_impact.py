@@ -63,6 +63,7 @@ import polars as pl
 from scipy import stats
 
 from belvedere.errors import ConfigError
+from belvedere.grid.zones import arrondissements, assign_zones
 from belvedere.models.base import coarsen
 
 HOUR = timedelta(hours=1)
@@ -485,3 +486,12 @@ def _nb_quantiles(mu: np.ndarray, var: np.ndarray) -> dict[str, np.ndarray]:
         po = stats.poisson.ppf(q, mu)
         out[name] = np.nan_to_num(np.where(over, nb, po)).astype(np.float64)
     return out
+
+
+def with_zones(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with the arrondissement (``zone``) of each cell's centre and the cell as hex."""
+    hexes = [h3.int_to_str(int(c)) for c in rows["cell"]]
+    centres = np.array([h3.cell_to_latlng(c) for c in hexes]).reshape(-1, 2)
+    zones = assign_zones(arrondissements(), centres[:, 0], centres[:, 1])
+    return rows.with_columns(zone=pl.Series(zones.tolist(), dtype=pl.String),
+                             cell=pl.Series(hexes, dtype=pl.String))

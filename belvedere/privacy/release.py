@@ -21,6 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -161,3 +162,39 @@ def record_release(store: Store, actor: Actor, purpose: str, *, what: dict[str, 
     row = audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
                        action="consultation", what=what, rows_released=rows)
     return row.seq
+
+
+def release_anticipation(store: Store, rows: pl.DataFrame, actor: Actor, purpose: str, *,
+                         event: dict[str, object]) -> tuple[pl.DataFrame, str, int | None]:
+    """An event's anticipation (rows ``zone, cell, hour, offset_h, feed, baseline, expected,
+    lo80…hi95``) as ``actor``'s role may see it; returns ``(rows, granted level, k)``.
+
+    A role with cell detail gets the rows as they are. Other roles get zone × hour totals of
+    the baseline and the expected count (intervals of cells do not add up, so they are left
+    out), and totals of count feeds under ``k`` are suppressed. Audited.
+    """
+    check_purpose(purpose)
+    policy = policy_for(actor.role)
+    if policy.finest_level == "cell":
+        out, level = rows.with_columns(suppressed=pl.lit(False)), "cell"
+    else:
+        out = (rows.filter(pl.col("zone").is_not_null())
+               .group_by("zone", "feed", "hour", "offset_h")
+               .agg(pl.col("baseline").sum(), pl.col("expected").sum())
+               .sort("feed", "zone", "offset_h"))
+        level = "zone"
+        if policy.k is not None:
+            low = (pl.col("expected") < policy.k) | (pl.col("baseline") < policy.k)
+            counted = pl.col("feed") != "crowd_density"
+            hidden = low & counted
+            out = out.with_columns(
+                baseline=pl.when(hidden).then(None).otherwise(pl.col("baseline")),
+                expected=pl.when(hidden).then(None).otherwise(pl.col("expected")),
+                suppressed=hidden)
+        else:
+            out = out.with_columns(suppressed=pl.lit(False))
+    audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
+                 action="consultation",
+                 what={"resource": "anticipation", "event": event, "granted": level,
+                       "k": policy.k}, rows_released=out.height)
+    return out, level, policy.k

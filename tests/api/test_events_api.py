@@ -46,3 +46,31 @@ def test_conflicts_of_the_evening_are_listed_for_a_logged_in_user(tmp_path: Path
         assert "space_time" in conflict["kinds"] and conflict["combined_attendance"] == 10_000
         assert len(db.audit_rows()) == before + 1
     db.close()
+
+
+def test_anticipation_gives_cells_to_operators_and_thresholded_zones_to_analysts(
+        city_store: DuckDBStore) -> None:
+    match = next(r for r in city_store.planned_events(
+        datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)).to_pylist()
+        if r["kind"] == "match_football")
+    add_user(city_store, "op-ev", "operator-pass-1", role="operator")
+    add_user(city_store, "an-ev", "analyst-pass-1", role="analyst")
+    url = f"/api/v1/events/{match['source_id']}/anticipation"
+    with TestClient(create_app(city_store)) as client:
+        assert client.get(url).status_code == 401
+        client.post("/api/v1/auth/login", data={"username": "op-ev",
+                                                "password": "operator-pass-1"})
+        operator = client.get(url).json()
+        client.cookies.clear()
+        client.post("/api/v1/auth/login", data={"username": "an-ev",
+                                                "password": "analyst-pass-1"})
+        analyst = client.get(url).json()
+    assert operator["granted"] == "cell" and operator["k"] is None
+    first = operator["rows"][0]
+    assert {"cell", "zone", "hour", "feed", "lo80", "hi95"} <= set(first)
+    assert {r["offset_h"] for r in operator["rows"]} == set(range(-6, 7))
+    assert analyst["granted"] == "zone" and analyst["k"] == 11
+    assert all("cell" not in r and "lo80" not in r for r in analyst["rows"])
+    for r in analyst["rows"]:
+        assert r["suppressed"] or (r["expected"] >= 11 and r["baseline"] >= 11)
+    assert any(r["suppressed"] for r in analyst["rows"])

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import h3
 from fastapi import APIRouter, Query
 
 from belvedere.api.deps import CurrentActor, StoreDep, resolve_window
 from belvedere.api.schemas import ConflictPublic, EventPublic
+from belvedere.errors import ConfigError
 from belvedere.grid.places import VENUES
 from belvedere.models.conflicts import find_conflicts, planned_from_rows
-from belvedere.privacy.release import release_events
+from belvedere.models.event_impact import (
+    EventImpactModel,
+    ImpactEvent,
+    history_from_store,
+    with_zones,
+)
+from belvedere.privacy.release import release_anticipation, release_events, store_status
 
 router = APIRouter(tags=["events"])
 
@@ -47,3 +55,40 @@ def conflicts(
     window = resolve_window(store, start, end)
     rows = release_events(store, window[0], window[1], actor, purpose).to_pylist()
     return [asdict(c) for c in find_conflicts(planned_from_rows(rows))]
+
+
+@router.get("/events/{event_id}/anticipation")
+def anticipation(
+    event_id: str,
+    store: StoreDep,
+    actor: CurrentActor,
+    resolution: Annotated[int, Query(ge=7, le=9)] = 8,
+    purpose: Annotated[str, Query()] = "event_preparation",
+) -> dict[str, Any]:
+    """The expected load around a planned event, hour by hour from 6 h before to 6 h after,
+    per feed: cells (operators) or arrondissements (other roles, small totals suppressed)."""
+    period = store_status(store)["data_period"]
+    if not isinstance(period, dict):
+        raise ConfigError("the store holds no data")
+    begin = datetime.fromisoformat(str(period["start"])) - timedelta(days=400)
+    stop = datetime.fromisoformat(str(period["end"])) + timedelta(days=400)
+    match = [r for r in release_events(store, begin, stop, actor, purpose).to_pylist()
+             if str(r["source_id"]) == event_id]
+    if not match:
+        raise ConfigError(f"no planned event {event_id!r}")
+    row = match[0]
+    event = ImpactEvent(kind=str(row["kind"]), venue=str(row["venue"] or ""),
+                        cell=h3.str_to_int(h3.latlng_to_cell(row["lat"], row["lon"],
+                                                             resolution)),
+                        start=row["start"], end=row["end"],
+                        expected_attendance=float(row["expected_attendance"] or 0))
+    model = EventImpactModel(resolution=resolution).fit(
+        history_from_store(store, resolution=resolution))
+    rows = with_zones(model.anticipate(event))
+    released, level, k = release_anticipation(
+        store, rows, actor, purpose,
+        event={"id": event_id, "kind": event.kind, "start": event.start.isoformat()})
+    return {"event": {"id": event_id, "kind": event.kind, "title": row["title"],
+                      "venue": row["venue"], "start": event.start,
+                      "expected_attendance": event.expected_attendance},
+            "granted": level, "k": k, "rows": released.to_dicts()}
