@@ -567,6 +567,30 @@ def anticipate(
 
 
 @app.command()
+def brief(
+    event: Annotated[str, typer.Option(help="Planned event id (as `belvedere conflicts` or the "
+                                            "API lists them).")],
+    out: Annotated[Path, typer.Option(help="PDF to write.")],
+    lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
+    role: Annotated[str, typer.Option(help="Role whose threshold applies.")] = "analyst",
+    store: StoreOpt = DEFAULT_STORE,
+    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "event_preparation",
+) -> None:
+    """The briefing for an event's preparation meeting, as a PDF (French or English)."""
+    from belvedere.briefings.event_brief import render_event_brief
+
+    try:
+        db = DuckDBStore(store)
+        with console.status(f"writing the briefing for {event}…"):
+            path = render_event_brief(db, event_id=event, lang=lang, out=out,
+                                      actor=_cli_actor(role), purpose=purpose)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"briefing → {path}")
+
+
+@app.command()
 def conflicts(
     store: StoreOpt = DEFAULT_STORE,
     start: Annotated[str | None, typer.Option(help="From (ISO); default: the data's start.")

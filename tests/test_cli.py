@@ -199,3 +199,23 @@ def test_anticipate_writes_hourly_rows_per_feed_and_cell_with_ordered_intervals(
     # (The size of the effect is tested on 120 simulated days in tests/models; this store has
     # two weeks and one match.)
     assert (rows["expected"] >= 0).all() and rows["zone"].null_count() < rows.height
+
+
+def test_brief_writes_the_event_briefing_pdf(demo: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from belvedere.store.duckdb_store import DuckDBStore as Store
+
+    db = Store(demo[1])
+    match = next(r for r in db._con.execute(
+        "SELECT source_id FROM planned_events WHERE kind = 'match_football'").fetchall())[0]
+    db.close()
+    out = tmp_path / "brief.pdf"
+    result = CliRunner().invoke(app, ["brief", "--event", match, "--lang", "en", "--out",
+                                      str(out), "--store", str(demo[1])], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:5] == b"%PDF-"
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+        assert "Olympique" in text and "k = 11" in text
