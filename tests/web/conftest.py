@@ -117,7 +117,8 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     root = tmp_path_factory.mktemp("dashboard")
     feeds = root / "feeds"
-    simulate_city(feeds, days=7, seed=7)
+    # Fourteen days: they end on a home match of OM (2024-09-14), which the events view opens.
+    simulate_city(feeds, days=14, seed=7)
     store = DuckDBStore(root / "belvedere.duckdb")
     ingest_folder(store, feeds)
     for role, (username, password) in USERS.items():

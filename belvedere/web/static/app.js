@@ -27,6 +27,10 @@
     source: null, level: null, resolution: null, start: null, end: null,
     featureCount: 0, nonNullCount: 0, zonesLoaded: 0, ready: false,
     granted: null, timeBin: null, k: null, values: [], timelineValues: [], error: null,
+    // The events view: which view is shown, how many events it lists, and the anticipation
+    // shown (event id, granted level, k, number of feed rows).
+    view: 'map', eventsLoaded: 0, anticipationEvent: null, anticipationGranted: null,
+    anticipationK: null, anticipationFeeds: 0,
   };
   window.belvedere = { map: null, state };
 
@@ -130,6 +134,12 @@
   let dashboardStarted = false;
   let loadSeq = 0;
   let lastTimeline = null;
+  let dataPeriod = null;
+  let view = 'map';
+  let eventsLoadedOnce = false;
+  let selectedEvent = null;
+  let wantedEvent = null; // the event of the URL, opened once the list is loaded
+  let eventsSeq = 0;
 
   function setReady(value) {
     body.dataset.ready = value;
@@ -179,6 +189,9 @@
       lang: LANG, source: sel.source, start: sel.start, days: sel.days, level: sel.level,
       resolution: sel.resolution,
     });
+    // The events view and its chosen event survive the FR/EN switch and a reload.
+    if (view === 'events') params.set('view', 'events');
+    if (view === 'events' && selectedEvent) params.set('event', selectedEvent);
     history.replaceState(null, '', `?${params}`);
     for (const link of document.querySelectorAll('nav.lang a[data-lang]')) {
       params.set('lang', link.dataset.lang);
@@ -218,6 +231,7 @@
   }
 
   function initControls(health) {
+    dataPeriod = health.data_period ?? null;
     fillSourceSelect();
     const url = new URLSearchParams(location.search);
     setIfValid('ctl-source', url.get('source'));
@@ -544,6 +558,243 @@
     };
   }
 
+
+  // ---- events view --------------------------------------------------------------------------
+  // Every planned event of the data period (widened by a day on each side); a click on one
+  // shows its anticipation: per feed, the expected load summed over the area for each hour
+  // from 3 h before to 4 h after the start, with the no-event baseline under it.
+
+  const OFFSETS = [-3, -2, -1, 0, 1, 2, 3, 4];
+  const el = (tag, props = {}, ...children) => {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children);
+    return node;
+  };
+
+  function showEventsError(message) {
+    const box = $('events-view-error');
+    box.textContent = message;
+    box.hidden = !message;
+    state.error = message || null;
+  }
+
+  /** Show the map or the events view; the events list is fetched the first time. */
+  async function switchView(next) {
+    view = next === 'events' ? 'events' : 'map';
+    state.view = view;
+    $('map-view').hidden = view !== 'map';
+    $('events-view').hidden = view !== 'events';
+    for (const button of document.querySelectorAll('#views button[data-view]')) {
+      button.setAttribute('aria-pressed', String(button.dataset.view === view));
+    }
+    if (view === 'map') {
+      selectedEvent = null;
+      syncUrl(readControls());
+      const map = window.belvedere.map;
+      if (map) map.resize(); // the container was hidden: its size may have changed
+      if (lastTimeline) drawTimeline(lastTimeline);
+      showEventsError('');
+      setReady($('error').hidden ? '1' : 'error');
+      return;
+    }
+    syncUrl(readControls());
+    if (!eventsLoadedOnce) await loadEventList();
+    else setReady('1');
+  }
+
+  function periodWindow() {
+    if (!dataPeriod) return null;
+    const startWall = wallOfIso(dataPeriod.start) - DAY;
+    const endWall = wallOfIso(dataPeriod.end) + DAY;
+    return { startWall, endWall, start: isoUtc(instantOf(startWall)), end: isoUtc(instantOf(endWall)) };
+  }
+
+  async function loadEventList() {
+    const seq = ++eventsSeq;
+    setReady('0');
+    showEventsError('');
+    $('events-view-status').textContent = t('status.loading');
+    const win = periodWindow();
+    try {
+      const events = await api('/events', { params: win ? { start: win.start, end: win.end } : {} });
+      if (seq !== eventsSeq) return;
+      events.sort((a, b) => wallOfIso(a.start) - wallOfIso(b.start));
+      drawEventTable(events);
+      eventsLoadedOnce = true;
+      state.eventsLoaded = events.length;
+      $('events-view-status').textContent = events.length && win
+        ? t('eventsview.count', {
+          n: events.length, start: fmtDay(win.startWall), end: fmtDay(win.endWall - 1),
+        })
+        : '';
+      const wanted = wantedEvent;
+      wantedEvent = null;
+      const event = wanted && events.find((ev) => String(ev.source_id) === wanted);
+      if (event) {
+        await loadAnticipation(event);
+        return;
+      }
+      setReady('1');
+    } catch (err) {
+      if (seq !== eventsSeq) return;
+      $('events-view-status').textContent = '';
+      if (err.status === 401) {
+        showLogin(t('login.error.expired'));
+        return;
+      }
+      showEventsError(t('error.load', { detail: err.message }));
+      setReady('error');
+    }
+  }
+
+  function drawEventTable(events) {
+    const tbody = $('events-table').tBodies[0];
+    tbody.replaceChildren();
+    if (!events.length) {
+      tbody.append(el('tr', {}, el('td', { colSpan: 5, textContent: t('eventsview.none') })));
+      return;
+    }
+    for (const ev of events) {
+      const id = String(ev.source_id);
+      const open = el('button', {
+        type: 'button', className: 'linkish', textContent: ev.title ?? id,
+        title: t('eventsview.select', { title: ev.title ?? id }),
+      });
+      open.addEventListener('click', () => loadAnticipation(ev));
+      const attendance = ev.expected_attendance == null ? '' : NUM.format(ev.expected_attendance);
+      const row = el('tr', { className: 'event-row' },
+        el('td', { textContent: fmtDateTime(wallOfIso(ev.start)) }),
+        el('td', { textContent: label('event_kind', ev.kind) }),
+        el('td', {}, open),
+        el('td', { textContent: ev.venue_name ?? ev.venue ?? '' }),
+        el('td', { className: 'num', textContent: attendance }));
+      row.dataset.eventId = id;
+      row.dataset.kind = ev.kind;
+      // The whole row is a target for the mouse; the button keeps it reachable by keyboard.
+      row.addEventListener('click', (e) => {
+        if (e.target !== open) loadAnticipation(ev);
+      });
+      tbody.append(row);
+    }
+  }
+
+  async function loadAnticipation(ev) {
+    const seq = ++eventsSeq;
+    const id = String(ev.source_id);
+    selectedEvent = id;
+    syncUrl(readControls());
+    setReady('0');
+    showEventsError('');
+    $('events-view-status').textContent = t('status.loading');
+    for (const row of $('events-table').tBodies[0].rows) {
+      row.classList.toggle('selected', row.dataset.eventId === id);
+    }
+    const resolution = Number($('ctl-resolution').value) || 8;
+    try {
+      const data = await api(`/events/${encodeURIComponent(id)}/anticipation`, { params: { resolution } });
+      if (seq !== eventsSeq) return;
+      const feeds = drawAnticipation(ev, data, resolution);
+      Object.assign(state, {
+        anticipationEvent: id, anticipationGranted: data.granted, anticipationK: data.k ?? null,
+        anticipationFeeds: feeds,
+      });
+      $('events-view-status').textContent = '';
+      setReady('1');
+    } catch (err) {
+      if (seq !== eventsSeq) return;
+      $('events-view-status').textContent = '';
+      if (err.status === 401) {
+        showLogin(t('login.error.expired'));
+        return;
+      }
+      showEventsError(t('error.load', { detail: err.message }));
+      setReady('error');
+    }
+  }
+
+  /** Feed × offset cells: sums of expected and baseline over the released rows, and how many
+   * of the area's places were suppressed. */
+  function anticipationCells(rows) {
+    const cells = new Map();
+    for (const r of rows) {
+      if (!OFFSETS.includes(r.offset_h)) continue;
+      if (!cells.has(r.feed)) cells.set(r.feed, new Map());
+      const byOffset = cells.get(r.feed);
+      if (!byOffset.has(r.offset_h)) byOffset.set(r.offset_h, { expected: 0, baseline: 0, shown: 0, hidden: 0 });
+      const c = byOffset.get(r.offset_h);
+      if (r.suppressed || typeof r.expected !== 'number') {
+        c.hidden += 1;
+      } else {
+        c.expected += r.expected;
+        c.baseline += typeof r.baseline === 'number' ? r.baseline : 0;
+        c.shown += 1;
+      }
+    }
+    return cells;
+  }
+
+  /** Draw the anticipation table; returns the number of feed rows. */
+  function drawAnticipation(ev, data, resolution) {
+    $('anticipation').hidden = false;
+    $('anticipation-title').textContent = t('anticipation.title', {
+      title: ev.title ?? ev.source_id, when: fmtDateTime(wallOfIso(ev.start)),
+    });
+    const k = data.k ?? null;
+    const level = data.granted === 'cell'
+      ? t('granted.level.cell', { resolution })
+      : label('granted.level', data.granted);
+    $('anticipation-granted').textContent = t(k == null ? 'granted.line_no_k' : 'granted.line', {
+      level, bin: label('granted.bin', 'hour'), k,
+    });
+
+    const cells = anticipationCells(data.rows ?? []);
+    const order = sources.map((s) => s.name);
+    const rank = (f) => (order.includes(f) ? order.indexOf(f) : order.length);
+    const feeds = [...cells.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    const table = $('anticipation-table');
+    table.replaceChildren();
+    if (!feeds.length) {
+      table.append(el('caption', { textContent: t('anticipation.empty') }));
+      return 0;
+    }
+    table.append(el('caption', { textContent: t('anticipation.caption') }));
+    const head = el('tr', {}, el('th', { scope: 'col', textContent: t('anticipation.feed') }));
+    for (const h of OFFSETS) {
+      const sign = h > 0 ? '+' : h < 0 ? '−' : '';
+      head.append(el('th', { scope: 'col', className: 'num', textContent: t('anticipation.offset', { h: `${sign}${Math.abs(h)}` }) }));
+    }
+    table.append(el('thead', {}, head));
+    const tbody = el('tbody');
+    for (const feed of feeds) {
+      const row = el('tr', { className: 'feed-row' }, el('th', { scope: 'row', textContent: label('feed', feed) }));
+      row.dataset.feed = feed;
+      for (const h of OFFSETS) {
+        const c = cells.get(feed).get(h);
+        const td = el('td', { className: 'num' });
+        if (!c) {
+          td.textContent = '–';
+        } else if (c.shown === 0) {
+          td.className = 'num suppressed';
+          td.textContent = t('anticipation.suppressed');
+          td.title = t('anticipation.suppressed_title', { k });
+        } else {
+          td.append(
+            el('span', { className: 'expected', textContent: NUM.format(c.expected) }),
+            el('small', { className: 'ref', textContent: t('anticipation.ref', { value: NUM.format(c.baseline) }) }),
+          );
+          if (c.hidden > 0) {
+            td.classList.add('partial');
+            td.title = t('anticipation.partial', { n: c.hidden });
+          }
+        }
+        row.append(td);
+      }
+      tbody.append(row);
+    }
+    table.append(tbody);
+    return feeds.length;
+  }
+
   // ---- loading a selection ------------------------------------------------------------------
 
   async function loadSelection() {
@@ -645,7 +896,11 @@
       }
       return;
     }
+    // Read before loadSelection rewrites the URL (with the map view's parameters only).
+    const url = new URLSearchParams(location.search);
+    wantedEvent = url.get('event');
     await loadSelection();
+    if (url.get('view') === 'events') await switchView('events');
   }
 
   async function onLogin(event) {
@@ -684,6 +939,9 @@
   function wireUi() {
     $('login-form').addEventListener('submit', onLogin);
     $('logout').addEventListener('click', onLogout);
+    for (const button of document.querySelectorAll('#views button[data-view]')) {
+      button.addEventListener('click', () => switchView(button.dataset.view));
+    }
     $('controls').addEventListener('submit', (e) => {
       e.preventDefault();
       loadSelection();
@@ -696,7 +954,7 @@
     let resizeTimer = null;
     window.addEventListener('resize', () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => lastTimeline && drawTimeline(lastTimeline), 150);
+      resizeTimer = setTimeout(() => view === 'map' && lastTimeline && drawTimeline(lastTimeline), 150);
     });
   }
 
