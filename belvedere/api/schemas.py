@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class PeriodPublic(BaseModel):
@@ -101,3 +102,15 @@ class ConflictPublic(BaseModel):
     hospital: str | None
     lines: list[str]
     combined_attendance: int
+
+
+class EventCreate(BaseModel):
+    """A planned event entered by a user (crowd safety only: no organiser, no participant)."""
+
+    kind: Literal["match_football", "manifestation", "concert", "festival"]
+    title: str = Field(min_length=1, max_length=200)
+    venue: str
+    start: datetime
+    end: datetime
+    expected_attendance: int | None = Field(default=None, ge=0)
+    id: str | None = Field(default=None, max_length=100)

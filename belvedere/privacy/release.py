@@ -25,6 +25,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from belvedere.errors import PolicyDenied
+from belvedere.grid.records import PlannedEvent, to_table
 from belvedere.privacy import audit
 from belvedere.privacy.policy import (
     ALWAYS_THRESHOLDED,
@@ -36,7 +38,7 @@ from belvedere.privacy.policy import (
     check_purpose,
     policy_for,
 )
-from belvedere.store.base import SituationQuery, Store
+from belvedere.store.base import BatchInput, SituationQuery, Store, empty_quarantine
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,3 +200,21 @@ def release_anticipation(store: Store, rows: pl.DataFrame, actor: Actor, purpose
                  what={"resource": "anticipation", "event": event, "granted": level,
                        "k": policy.k}, rows_released=out.height)
     return out, level, policy.k
+
+
+def collect_planned_event(store: Store, actor: Actor, purpose: str, event: PlannedEvent) -> int:
+    """Store a planned event entered by a user (crowd-safety data, no person), audited as a
+    *collection*; returns 1 if stored, 0 if an event with the same id was already known."""
+    check_purpose(purpose)
+    policy = policy_for(actor.role)
+    if policy.role not in ("operator", "analyst"):
+        raise PolicyDenied(f"role {actor.role!r} may not enter planned events")
+    result = store.append_batch(BatchInput(
+        source=event.source, file=None, records={"planned_events": to_table(PlannedEvent,
+                                                                            [event])},
+        quarantine=empty_quarantine(), rows_read=1))
+    audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
+                 action="collection",
+                 what={"resource": "planned_event", "id": event.source_id, "kind": event.kind},
+                 rows_released=result.rows_stored)
+    return result.rows_stored

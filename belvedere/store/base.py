@@ -59,6 +59,22 @@ class SituationQuery:
         }
 
 
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string(), nullable=False),
+    ]
+)
+"""What a connector hands over for each rejected row (batch, source and file are added)."""
+
+
+def empty_quarantine() -> pa.Table:
+    """A quarantine table with no rows."""
+    return QUARANTINE_SCHEMA.empty_table()
+
+
 SITUATION_COLUMNS = ("bin_start", "place", "source", "metric", "category", "value", "n")
 """Columns of a situation table: local bin start, place key (cell hex / zone id / "city"),
 source, metric (``incidents`` for point events), category, summed value, record count."""

@@ -26,13 +26,17 @@ from belvedere.grid.records import Incident, Measurement, PlannedEvent, arrow_sc
 from belvedere.grid.timebins import local_wallclock
 from belvedere.store import queries
 from belvedere.store.base import (
+    QUARANTINE_SCHEMA,
     AuditRow,
     BatchInput,
     BatchResult,
     RecordKind,
     SituationQuery,
     UserRow,
+    empty_quarantine,
 )
+
+__all__ = ["QUARANTINE_SCHEMA", "DuckDBStore", "empty_quarantine"]
 from belvedere.store.migrations import MIGRATIONS
 
 _RECORD_TYPES: dict[RecordKind, type] = {
@@ -50,15 +54,7 @@ _LOCAL_COLUMNS: dict[RecordKind, tuple[str, str]] = {
     "incidents": ("ts_local", "ts"),
     "measurements": ("start_local", "start"),
 }
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("line", pa.int64(), nullable=False),
-        pa.field("rule", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("raw", pa.string(), nullable=False),
-    ]
-)
-"""What a connector hands over for each rejected row (batch, source and file are added)."""
+
 
 
 def _quote(name: str) -> str:
@@ -438,8 +434,4 @@ class DuckDBStore:
         """Close the file."""
         self._con.close()
 
-
-def empty_quarantine() -> pa.Table:
-    """A quarantine table with no rows."""
-    return QUARANTINE_SCHEMA.empty_table()
 

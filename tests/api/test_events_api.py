@@ -74,3 +74,33 @@ def test_anticipation_gives_cells_to_operators_and_thresholded_zones_to_analysts
     for r in analyst["rows"]:
         assert r["suppressed"] or (r["expected"] >= 11 and r["baseline"] >= 11)
     assert any(r["suppressed"] for r in analyst["rows"])
+
+
+def test_an_operator_enters_a_planned_event_once_and_the_public_may_not(tmp_path: Path) -> None:
+    db = DuckDBStore(tmp_path / "c.duckdb")
+    add_user(db, "op-new", "operator-pass-2", role="operator")
+    add_user(db, "citizen", "public-pass-22", role="public")
+    body = {"kind": "concert", "title": "Concert au Dôme", "venue": "le_dome",
+            "start": "2024-12-06T19:30:00+00:00", "end": "2024-12-06T22:00:00+00:00",
+            "expected_attendance": 7000}
+    with TestClient(create_app(db)) as client:
+        assert client.post("/api/v1/events", json=body).status_code == 401
+        client.post("/api/v1/auth/login", data={"username": "op-new",
+                                                "password": "operator-pass-2"})
+        first = client.post("/api/v1/events", json=body)
+        again = client.post("/api/v1/events", json=body)
+        wrong = client.post("/api/v1/events", json={**body, "venue": "elysee"})
+        client.cookies.clear()
+        client.post("/api/v1/auth/login", data={"username": "citizen",
+                                                "password": "public-pass-22"})
+        refused = client.post("/api/v1/events", json=body)
+    assert first.status_code == 201 and first.json() == {
+        "id": "concert-le_dome-20241206T1930", "stored": True}
+    assert again.json()["stored"] is False and wrong.status_code == 422
+    assert refused.status_code == 403
+    (row,) = db.planned_events(datetime(2024, 12, 1, tzinfo=UTC),
+                               datetime(2024, 12, 31, tzinfo=UTC)).to_pylist()
+    assert (row["zone"], row["expected_attendance"]) == ("13204", 7000)
+    collections = [r for r in db.audit_rows() if r.action == "collection"]
+    assert [(r.actor, r.rows_released) for r in collections] == [("op-new", 1), ("op-new", 0)]
+    db.close()

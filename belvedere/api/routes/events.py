@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import h3
+import numpy as np
 from fastapi import APIRouter, Query
 
 from belvedere.api.deps import CurrentActor, StoreDep, resolve_window
-from belvedere.api.schemas import ConflictPublic, EventPublic
+from belvedere.api.schemas import ConflictPublic, EventCreate, EventPublic
 from belvedere.errors import ConfigError
-from belvedere.grid.places import VENUES
+from belvedere.grid.places import VENUES, Site
+from belvedere.grid.records import PlannedEvent
+from belvedere.grid.zones import arrondissements, assign_zones
 from belvedere.models.conflicts import find_conflicts, planned_from_rows
 from belvedere.models.event_impact import (
     EventImpactModel,
@@ -20,7 +23,12 @@ from belvedere.models.event_impact import (
     history_from_store,
     with_zones,
 )
-from belvedere.privacy.release import release_anticipation, release_events, store_status
+from belvedere.privacy.release import (
+    collect_planned_event,
+    release_anticipation,
+    release_events,
+    store_status,
+)
 
 router = APIRouter(tags=["events"])
 
@@ -92,3 +100,33 @@ def anticipation(
                       "venue": row["venue"], "start": event.start,
                       "expected_attendance": event.expected_attendance},
             "granted": level, "k": k, "rows": released.to_dicts()}
+
+
+@router.post("/events", status_code=201)
+def create_event(
+    body: EventCreate,
+    store: StoreDep,
+    actor: CurrentActor,
+    purpose: Annotated[str, Query()] = "event_preparation",
+) -> dict[str, Any]:
+    """Enter a planned event at a known venue (operators and analysts); audited as a
+    collection. Answers whether it was stored or already known under the same id."""
+    venue = VENUES.get(body.venue)
+    if venue is None:
+        raise ConfigError(f"unknown venue {body.venue!r}; venues: {', '.join(VENUES)}")
+    start, end = body.start, body.end
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise ConfigError("start and end must carry a time zone, and end must follow start")
+    event_id = body.id or f"{body.kind}-{body.venue}-{start.astimezone(UTC):%Y%m%dT%H%M}"
+    cell = h3.str_to_int(h3.latlng_to_cell(venue.lat, venue.lon, 9))
+    stored = collect_planned_event(store, actor, purpose, PlannedEvent(
+        source="events", source_id=event_id, kind=body.kind, title=body.title,
+        venue=body.venue, lat=venue.lat, lon=venue.lon, route=None,
+        start=start.astimezone(UTC), end=end.astimezone(UTC),
+        expected_attendance=body.expected_attendance, cell=cell, zone=venue_zone(venue)))
+    return {"id": event_id, "stored": bool(stored)}
+
+
+def venue_zone(site: Site) -> str | None:
+    """The arrondissement of a venue."""
+    return assign_zones(arrondissements(), np.array([site.lat]), np.array([site.lon]))[0]
