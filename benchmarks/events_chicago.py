@@ -25,13 +25,17 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from rich.console import Console
 from rich.table import Table
-from scipy import stats
 
-from belvedere.models.event_impact import matched_controls, pool
+from belvedere.models.event_validation import (
+    OFFSETS,
+    EventWindows,
+    bootstrap_mean,
+    event_windows,
+    rolling_accuracy,
+)
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, connector_for, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
@@ -44,7 +48,6 @@ GAMES = SHARED / "events" / "mlb_retrosheet" / "gl2022.txt.gz"
 VENUE_ZONE = {"wrigley_field": "chicago-ca-6", "guaranteed_rate_field": "chicago-ca-34"}
 VENUE_NAME = {"wrigley_field": "Wrigley Field (Cubs)",
               "guaranteed_rate_field": "Guaranteed Rate Field (White Sox)"}
-OFFSETS = np.arange(-6, 7)
 WINDOW = (0, 3)  # the game itself, start to +3 h, for the accuracy test
 HOUR = timedelta(hours=1)
 CATEGORIES = {"all": None, "theft": ("theft",), "assault": ("assault",),
@@ -89,32 +92,6 @@ def hourly_series(crimes: pl.DataFrame, zone: str, categories: tuple[str, ...] |
     return {h: float(n) for h, n in counts.iter_rows()}
 
 
-def windows(series: dict[datetime, float], games: pl.DataFrame, span: tuple[datetime, datetime]
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per game: observed counts, control means and control variances for each hour offset."""
-    blockers = [(s, e) for s, e in games.select("start", "end").iter_rows()]
-    observed, means, variances = [], [], []
-    for start in games["start"]:
-        anchor = start.replace(minute=0, second=0, microsecond=0)
-        controls = matched_controls(anchor, weeks=6, blockers=blockers, span=span)
-        if len(controls) < 2:
-            continue
-        obs = [series.get(anchor + int(o) * HOUR, 0.0) for o in OFFSETS]
-        ctrl = np.array([[series.get(c + int(o) * HOUR, 0.0) for o in OFFSETS]
-                         for c in controls])
-        observed.append(obs)
-        means.append(ctrl.mean(axis=0))
-        variances.append(ctrl.var(axis=0, ddof=1))
-    return np.array(observed), np.array(means), np.array(variances)
-
-
-def bootstrap(values: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean and 95 % percentile interval over games."""
-    rng = np.random.default_rng(seed)
-    draws = values[rng.integers(0, len(values), (reps, len(values)))].mean(axis=1)
-    return float(values.mean()), float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
-
-
 def main() -> None:
     if not CRIMES.exists() or not GAMES.exists():
         raise SystemExit("the real data lives in ../shared/data (crime_chicago, events)")
@@ -131,10 +108,9 @@ def main() -> None:
             table.add_column(label, justify="right")
         rows: dict[int, list[str]] = {int(o): [] for o in OFFSETS}
         for categories in CATEGORIES.values():
-            obs, mean, _ = windows(hourly_series(crimes, zone, categories, span), park_games,
-                                   span)
+            uplift = park_windows(crimes, games, park, categories, span).uplift
             for i, o in enumerate(OFFSETS):
-                m, lo, hi = bootstrap(obs[:, i] - mean[:, i])
+                m, lo, hi = bootstrap_mean(uplift[:, i])
                 flag = "" if lo > 0 or hi < 0 else " ~0"
                 rows[int(o)].append(f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]{flag}")
         for o, cells in rows.items():
@@ -149,39 +125,24 @@ def accuracy(crimes: pl.DataFrame, games: pl.DataFrame, span: tuple[datetime, da
     for col in ("park", "games scored", "MAE naive", "MAE model", "95 % coverage naive",
                 "95 % coverage model"):
         table.add_column(col, justify="left" if col == "park" else "right")
-    effects = {}
-    for park, zone in VENUE_ZONE.items():
-        park_games = games.filter(pl.col("park") == park).sort("start")
-        effects[park] = windows(hourly_series(crimes, zone, None, span), park_games, span)
-    lo_i, hi_i = (int(np.flatnonzero(w == OFFSETS)[0]) for w in WINDOW)
-    for park in VENUE_ZONE:
-        obs, mean, var = effects[park]
-        other = next(p for p in VENUE_ZONE if p != park)
-        other_effect = (effects[other][0] - effects[other][1])[:, lo_i:hi_i + 1].mean(axis=0)
-        other_var = (effects[other][0] - effects[other][1])[:, lo_i:hi_i + 1].var(axis=0) / max(
-            len(effects[other][0]), 1)
-        errors_naive, errors_model, cover_naive, cover_model = [], [], [], []
-        for g in range(5, len(obs)):
-            past = (obs[:g] - mean[:g])[:, lo_i:hi_i + 1]
-            effect, effect_var = pool(past.mean(axis=0), past.var(axis=0, ddof=1) / g,
-                                      np.full(past.shape[1], g), other_effect, other_var,
-                                      np.full(past.shape[1], past.var(axis=0).mean() / 4))
-            truth = obs[g, lo_i:hi_i + 1]
-            base = mean[g, lo_i:hi_i + 1]
-            model = np.maximum(base + effect, 0.0)
-            spread = np.maximum(var[g, lo_i:hi_i + 1], base)
-            for prediction, extra, errors, cover in (
-                    (base, 0.0, errors_naive, cover_naive),
-                    (model, effect_var, errors_model, cover_model)):
-                errors.extend(np.abs(truth - prediction))
-                sd = np.sqrt(np.maximum(spread + extra, 1e-9))  # an all-zero history: a point
-                lo = stats.norm.ppf(0.025, prediction, sd)
-                hi = stats.norm.ppf(0.975, prediction, sd)
-                cover.extend((truth >= np.floor(lo)) & (truth <= np.ceil(hi)))
-        table.add_row(VENUE_NAME[park], str(len(obs) - 5), f"{np.mean(errors_naive):.3f}",
-                      f"{np.mean(errors_model):.3f}", f"{np.mean(cover_naive):.1%}",
-                      f"{np.mean(cover_model):.1%}")
+    per_park = {park: park_windows(crimes, games, park, None, span) for park in VENUE_ZONE}
+    for park, windows in per_park.items():
+        other = next(w for p, w in per_park.items() if p != park)
+        score = rolling_accuracy(windows, window=WINDOW, prior=other)
+        table.add_row(VENUE_NAME[park], str(score.scored), f"{score.mae_naive:.3f}",
+                      f"{score.mae_model:.3f}", f"{score.coverage_naive:.1%}",
+                      f"{score.coverage_model:.1%}")
     console.print(table)
+
+
+def park_windows(crimes: pl.DataFrame, games: pl.DataFrame, park: str,
+                 categories: tuple[str, ...] | None, span: tuple[datetime, datetime]
+                 ) -> EventWindows:
+    """The park's games around their start, in its community area."""
+    park_games = games.filter(pl.col("park") == park).sort("start")
+    blockers = list(park_games.select("start", "end").iter_rows())
+    return event_windows(hourly_series(crimes, VENUE_ZONE[park], categories, span),
+                         park_games["start"].to_list(), blockers, span)
 
 
 if __name__ == "__main__":
