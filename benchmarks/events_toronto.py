@@ -75,7 +75,7 @@ def main() -> None:
     console.print(f"{games.height} Toronto FC home games 2014–2016; {events.height:,} crimes "
                   f"within two rings of BMO Field")
 
-    def windows(categories: tuple[str, ...] | None):
+    def windows(categories: tuple[str, ...] | None) -> EventWindows:
         frame = events if not categories else events.filter(
             pl.col("category").is_in(list(categories)))
         hours = frame.group_by(pl.col("ts").dt.truncate("1h").alias("hour")).len()
