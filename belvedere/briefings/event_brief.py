@@ -27,8 +27,6 @@ Example (a store holding the synthetic city)::
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,12 +36,12 @@ from zoneinfo import ZoneInfo
 import h3
 import numpy as np
 import polars as pl
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from belvedere.briefings.i18n import label, long_date, number, strings
+from belvedere.briefings.render import environment, png_uri, suppressed, write_pdf
 from belvedere.errors import ConfigError
 from belvedere.grid.places import VENUES
 from belvedere.grid.zones import arrondissements
@@ -66,7 +64,6 @@ MAP_FEEDS = ("police_log", "crowd")
 """The feeds mapped at the start hour: what the police and the crowd managers plan for."""
 TABLE_OFFSETS = (-3, -2, -1, 0, 1, 2, 3, 4)
 """Hours (from the start) shown in the totals table; the curves show every forecast hour."""
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -139,13 +136,13 @@ def render_event_brief(store: Store, *, event_id: str, lang: str, out: Path, act
             role=actor.role, purpose=label(texts, f"purpose.{purpose}", purpose)),
         "map_title": texts["map.title"].format(when=f"{start_local:%H:%M}"),
         "map_caption": texts["map.caption"].format(resolution=resolution),
-        "map_uri": _png_uri(_extra_load_map(forecast, event, texts)),
+        "map_uri": png_uri(_extra_load_map(forecast, event, texts)),
         "curves_caption": texts["curves.caption"].format(rings=max(b[1] for b in model.bands))
         + (" " + texts["curves.withheld"].format(
             k=k, feeds=", ".join(label(texts, f"feed.{f}", f) for f in withheld))
            if withheld else ""),
         "curves": [_Figure(feed, label(texts, f"feed.{feed}", feed),
-                           _png_uri(_curve(totals.filter(pl.col("feed") == feed), texts)))
+                           png_uri(_curve(totals.filter(pl.col("feed") == feed), texts)))
                    for feed in shown],
         "table_caption": texts["table.caption"].format(k=k),
         "table_hours": [_local_hour(event.start, o) for o in TABLE_OFFSETS],
@@ -156,9 +153,9 @@ def render_event_brief(store: Store, *, event_id: str, lang: str, out: Path, act
             purpose=label(texts, f"purpose.{purpose}", purpose)),
         "privacy_logged": texts["privacy.logged"].format(seq=seq),
     }
-    html = _environment().get_template("event_brief.html").render(**context)
+    html = environment().get_template("event_brief.html").render(**context)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_pdf(html, out)
+    write_pdf(html, out)
     return out
 
 
@@ -195,56 +192,6 @@ def event_conflicts(calendar: list[dict[str, Any]], event_id: str) -> list[Confl
     this = next(r for r in calendar if str(r["source_id"]) == event_id)
     near = [r for r in calendar if abs(r["start"] - this["start"]) <= DAY]
     return [c for c in find_conflicts(planned_from_rows(near)) if event_id in (c.first, c.second)]
-
-
-def suppressed(value: float, k: int, lang: str) -> str:
-    """A count-like value for a table: ``< k`` under the threshold, else rounded.
-
-    Example:
-        >>> suppressed(3.2, 11, "fr"), suppressed(1234.4, 11, "en")
-        ('< 11', '1,234')
-    """
-    return f"< {k}" if value < k else number(value, lang)
-
-
-# -- rendering helpers -------------------------------------------------------------------------
-
-
-def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES),
-                       autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
-
-
-def _offline_fetcher() -> Any:
-    """A WeasyPrint URL fetcher that only opens data URIs: a briefing never reaches the network.
-
-    WeasyPrint ≥ 68 takes a :class:`URLFetcher` (protocols allowlisted, a refused URL fails the
-    rendering); older versions take a function.
-    """
-    try:
-        from weasyprint.urls import URLFetcher
-    except ImportError:  # WeasyPrint < 68
-        from weasyprint import default_url_fetcher
-
-        def fetch(url: str, timeout: int = 10, ssl_context: Any = None) -> Any:
-            if not url.startswith("data:"):
-                raise ConfigError(f"briefings render offline; refused to fetch {url!r}")
-            return default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
-
-        return fetch
-    return URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
-
-
-def _write_pdf(html: str, out: Path) -> None:
-    from weasyprint import HTML  # imported here: WeasyPrint loads Pango at import time
-
-    HTML(string=html, base_url=None, url_fetcher=_offline_fetcher()).write_pdf(out)
-
-
-def _png_uri(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _local_hour(start: datetime, offset: int) -> str:
