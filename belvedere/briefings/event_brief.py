@@ -125,6 +125,7 @@ def render_event_brief(store: Store, *, event_id: str, lang: str, out: Path, act
     site = VENUES.get(str(row.get("venue") or ""))
     context = {
         "t": texts, "lang": lang, "k": k,
+        "doc_title": texts["doc.title"],
         "title": str(row["title"]),
         "kind": label(texts, f"kind.{event.kind}", event.kind),
         "venue": site.name if site else str(row.get("venue") or ""),
