@@ -568,22 +568,33 @@ def anticipate(
 
 @app.command()
 def brief(
-    event: Annotated[str, typer.Option(help="Planned event id (as `belvedere conflicts` or the "
-                                            "API lists them).")],
     out: Annotated[Path, typer.Option(help="PDF to write.")],
+    event: Annotated[str | None, typer.Option(
+        help="Planned event id (as `belvedere conflicts` or the API lists them).")] = None,
+    daily: Annotated[str | None, typer.Option(
+        help="A day (YYYY-MM-DD, Paris time): the daily situation report instead.")] = None,
     lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
     role: Annotated[str, typer.Option(help="Role whose threshold applies.")] = "analyst",
     store: StoreOpt = DEFAULT_STORE,
     purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "event_preparation",
 ) -> None:
-    """The briefing for an event's preparation meeting, as a PDF (French or English)."""
+    """A PDF briefing, French or English: for an event's preparation meeting (--event), or the
+    daily situation report (--daily)."""
+    from belvedere.briefings.daily_brief import render_daily_brief
     from belvedere.briefings.event_brief import render_event_brief
 
+    if (event is None) == (daily is None):
+        raise typer.BadParameter("give either --event ID or --daily YYYY-MM-DD")
     try:
         db = DuckDBStore(store)
-        with console.status(f"writing the briefing for {event}…"):
-            path = render_event_brief(db, event_id=event, lang=lang, out=out,
-                                      actor=_cli_actor(role), purpose=purpose)
+        with console.status("writing the briefing…"):
+            if event is not None:
+                path = render_event_brief(db, event_id=event, lang=lang, out=out,
+                                          actor=_cli_actor(role), purpose=purpose)
+            else:
+                path = render_daily_brief(db, day=date.fromisoformat(str(daily)), lang=lang,
+                                          out=out, actor=_cli_actor(role),
+                                          purpose="situation_monitoring")
         db.close()
     except BelvedereError as exc:
         _fail(exc)

@@ -84,6 +84,20 @@ STRINGS: dict[str, dict[str, str]] = {
                          "cellules. La validation sur données réelles est en cours : ces "
                          "chiffres sont des ordres de grandeur pour préparer la réunion, "
                          "pas des engagements.",
+        "daily.title": "Point de situation quotidien",
+        "daily.heading": "Journée du {day}",
+        "daily.feeds": "Flux de la journée, comparés aux mêmes jours des quatre semaines "
+                       "précédentes",
+        "daily.feed": "Flux",
+        "daily.today": "Ce jour",
+        "daily.usual": "Habituel",
+        "daily.change": "Écart",
+        "daily.zones": "Main courante police par arrondissement",
+        "daily.zone": "Arrondissement",
+        "daily.events": "Événements prévus ce jour",
+        "daily.no_events": "Aucun événement prévu ce jour.",
+        "daily.caption": "Totaux sur la ville, heure de Paris. Toute valeur inférieure à k = {k} "
+                         "est masquée (« < {k} »).",
         "privacy.title": "Confidentialité",
         "privacy.aggregate": "Données agrégées par lieu et par heure uniquement : aucune "
                              "personne, aucun téléphone, aucune plaque, aucune image.",
@@ -95,6 +109,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "privacy.logged": "La production de cette note a été enregistrée dans le journal des "
                           "accès (entrée n° {seq}).",
         "purpose.event_preparation": "préparation de la sécurité d'un événement",
+        "purpose.situation_monitoring": "suivi de la situation de la ville",
         "feed.police_log": "Incidents (police municipale)",
         "feed.fire_ems": "Interventions (marins-pompiers)",
         "feed.crowd": "Foule (comptages agrégés)",
@@ -164,6 +179,18 @@ STRINGS: dict[str, dict[str, str]] = {
                          "crowd effect planted by the simulator in 99.8 % of cells. "
                          "Validation on real data is pending: these figures are orders of "
                          "magnitude to prepare the meeting, not commitments.",
+        "daily.title": "Daily situation report",
+        "daily.heading": "Day of {day}",
+        "daily.feeds": "The day's feeds, compared with the same weekday of the four weeks before",
+        "daily.feed": "Feed",
+        "daily.today": "This day",
+        "daily.usual": "Usual",
+        "daily.change": "Change",
+        "daily.zones": "Municipal police log by arrondissement",
+        "daily.zone": "Arrondissement",
+        "daily.events": "Planned events of the day",
+        "daily.no_events": "No planned event this day.",
+        "daily.caption": "City totals, Paris time. Any value below k = {k} is hidden (\"< {k}\").",
         "privacy.title": "Privacy",
         "privacy.aggregate": "Aggregate data per place and hour only: no person, no phone, "
                              "no plate, no image.",
@@ -174,6 +201,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "privacy.logged": "The production of this briefing was recorded in the access log "
                           "(entry no. {seq}).",
         "purpose.event_preparation": "preparing the safety of a planned event",
+        "purpose.situation_monitoring": "monitoring the city's situation",
         "feed.police_log": "Incidents (municipal police)",
         "feed.fire_ems": "Interventions (fire brigade / EMS)",
         "feed.crowd": "Crowd (aggregate counts)",

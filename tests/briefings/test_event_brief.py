@@ -168,3 +168,27 @@ def test_curves_of_feeds_with_hourly_values_under_k_are_withheld(
     # Emergency arrivals near one stadium stay under 11 an hour: no curve would keep them hidden.
     assert "Courbes non montrées" in french and "Curves not shown" in english
     assert "urgences" in french.split("Courbes non montrées", 1)[1][:300].lower()
+
+
+@pytest.mark.parametrize(("lang", "heading", "zones"), [
+    ("fr", "Point de situation quotidien", "Main courante police par arrondissement"),
+    ("en", "Daily situation report", "Municipal police log by arrondissement"),
+])
+def test_daily_report_releases_the_days_figures_with_small_counts_hidden(
+        city: tuple[DuckDBStore, str, str], tmp_path: Path, lang: str, heading: str,
+        zones: str) -> None:
+    from datetime import date
+
+    from belvedere.briefings.daily_brief import render_daily_brief
+
+    _need_poppler()
+    store, _, _ = city
+    before = len(store.audit_rows())
+    pdf = render_daily_brief(store, day=date(2024, 10, 4), lang=lang, out=tmp_path / "d.pdf",
+                             actor=ACTOR)
+    text = " ".join(_text(pdf).split())
+    assert heading.upper() in text.upper() and zones in text and "k = 11" in text
+    assert "Olympique de Marseille" in text  # the day's match, in the events box
+    # Every figure came through the gate: two situation releases, the calendar, the report.
+    resources = [json.loads(r.what).get("resource") for r in store.audit_rows()[before:]]
+    assert resources.count("situation") == 2 and "daily_brief" in resources
