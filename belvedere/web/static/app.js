@@ -636,15 +636,21 @@
       }
       setReady('1');
     } catch (err) {
-      if (seq !== eventsSeq) return;
-      $('events-view-status').textContent = '';
-      if (err.status === 401) {
-        showLogin(t('login.error.expired'));
-        return;
-      }
-      showEventsError(t('error.load', { detail: err.message }));
-      setReady('error');
+      failEventsLoad(err, seq);
     }
+  }
+
+  /** A failed load of the events view: back to login on an expired session, else say why
+   * (unless a newer load has started since). */
+  function failEventsLoad(err, seq) {
+    if (seq !== eventsSeq) return;
+    $('events-view-status').textContent = '';
+    if (err.status === 401) {
+      showLogin(t('login.error.expired'));
+      return;
+    }
+    showEventsError(t('error.load', { detail: err.message }));
+    setReady('error');
   }
 
   function drawEventTable(events) {
@@ -701,14 +707,7 @@
       $('events-view-status').textContent = '';
       setReady('1');
     } catch (err) {
-      if (seq !== eventsSeq) return;
-      $('events-view-status').textContent = '';
-      if (err.status === 401) {
-        showLogin(t('login.error.expired'));
-        return;
-      }
-      showEventsError(t('error.load', { detail: err.message }));
-      setReady('error');
+      failEventsLoad(err, seq);
     }
   }
 
