@@ -121,19 +121,22 @@ def _ingest_details(report: IngestReport) -> None:
         for note in b.notes:
             console.print(f"[cyan]note[/cyan] {b.source} {Path(b.file or '').name}: {note}")
     if rules:
-        table = Table(title="Quarantine reasons (belvedere quarantine list)")
-        for col in ("source", "rule", "rows"):
-            table.add_column(col, justify="right" if col == "rows" else "left")
-        for (source, rule), n in sorted(rules.items()):
-            table.add_row(source, rule, f"{n:,}")
-        console.print(table)
+        console.print(_counts_table("Quarantine reasons (belvedere quarantine list)",
+                                    ("source", "rule", "rows"), rules))
     if minimised:
-        table = Table(title="Minimisation at the door")
-        for col in ("source", "what", "values"):
-            table.add_column(col, justify="right" if col == "values" else "left")
-        for (source, what), n in sorted(minimised.items()):
-            table.add_row(source, what, f"{n:,}")
-        console.print(table)
+        console.print(_counts_table("Minimisation at the door", ("source", "what", "values"),
+                                    minimised))
+
+
+def _counts_table(title: str, columns: tuple[str, str, str],
+                  counts: dict[tuple[str, str], int]) -> Table:
+    """A table of counts keyed by (source, something), sorted."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col == columns[-1] else "left")
+    for (source, key), n in sorted(counts.items()):
+        table.add_row(source, key, f"{n:,}")
+    return table
 
 
 def _ingest(store: DuckDBStore, folder: Path, sources: list[str] | None) -> IngestReport:
