@@ -52,6 +52,7 @@ from belvedere.models.event_impact import (
     EventImpactModel,
     ImpactEvent,
     history_from_store,
+    totals,
 )
 from belvedere.privacy.policy import DEFAULT_K, policy_for
 from belvedere.privacy.release import Actor, record_release, release_events
@@ -109,11 +110,11 @@ def render_event_brief(store: Store, *, event_id: str, lang: str, out: Path, act
     forecast = model.fit(history_from_store(store, resolution=resolution)).anticipate(event)
     # Briefings go to meeting participants: the threshold applies whatever the producer's role.
     k = policy.k if policy.k is not None else DEFAULT_K
-    totals = area_totals(forecast)
+    area = area_totals(forecast)
     # A curve shows every hour's level: a feed with any hourly value under k is not
     # drawn (the table masks those values; the curve would reveal them).
-    feeds = totals["feed"].unique(maintain_order=True).to_list()
-    low = totals.filter(pl.min_horizontal("expected", "baseline", "lo80") < k)
+    feeds = area["feed"].unique(maintain_order=True).to_list()
+    low = area.filter(pl.min_horizontal("expected", "baseline", "lo80") < k)
     withheld = [f for f in feeds if f in set(low["feed"].to_list())]
     shown = [f for f in feeds if f not in withheld]
     conflicts = event_conflicts(calendar, event_id)
@@ -143,11 +144,11 @@ def render_event_brief(store: Store, *, event_id: str, lang: str, out: Path, act
             k=k, feeds=", ".join(label(texts, f"feed.{f}", f) for f in withheld))
            if withheld else ""),
         "curves": [_Figure(feed, label(texts, f"feed.{feed}", feed),
-                           png_uri(_curve(totals.filter(pl.col("feed") == feed), texts)))
+                           png_uri(_curve(area.filter(pl.col("feed") == feed), texts)))
                    for feed in shown],
         "table_caption": texts["table.caption"].format(k=k),
         "table_hours": [_local_hour(event.start, o) for o in TABLE_OFFSETS],
-        "table": _table(totals, texts, k, lang),
+        "table": _table(area, texts, k, lang),
         "conflicts": [_conflict_row(c, event_id, titles, texts, lang) for c in conflicts],
         "privacy_threshold": texts["privacy.threshold"].format(k=k),
         "privacy_purpose": texts["privacy.purpose"].format(
@@ -178,12 +179,10 @@ def impact_event(row: dict[str, Any], resolution: int) -> ImpactEvent:
 
 
 def area_totals(forecast: pl.DataFrame) -> pl.DataFrame:
-    """Per feed and hour: the sums over the area's cells of baseline, expected and the interval
-    bounds (a sum of per-cell bounds: wider than the interval of the sum, hence cautious)."""
-    values = ("baseline", "expected", "lo80", "hi80", "lo95", "hi95")
+    """Per feed and hour: the area's totals with their intervals (:func:`totals`), feeds in
+    :data:`FEEDS` order."""
     order = {name: i for i, name in enumerate(FEEDS)}
-    return (forecast.group_by("feed", "offset_h", "hour", maintain_order=True)
-            .agg(pl.col(v).sum() for v in values)
+    return (totals(forecast)
             .with_columns(order=pl.col("feed").replace_strict(order, default=len(order)))
             .sort("order", "feed", "offset_h").drop("order"))
 

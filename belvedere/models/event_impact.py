@@ -70,11 +70,13 @@ HOUR = timedelta(hours=1)
 WEEK = timedelta(days=7)
 BLOCK = timedelta(hours=12)
 LEVELS = (("lo95", 0.025), ("lo80", 0.10), ("hi80", 0.90), ("hi95", 0.975))
+BOUNDS = ("lo80", "hi80", "lo95", "hi95")
 _F = pl.Float64()
 OUTPUT_SCHEMA = pl.Schema({
     "cell": pl.Int64(), "hour": pl.Datetime("us", "UTC"), "offset_h": pl.Int64(),
     "ring": pl.Int64(), "band": pl.String(), "feed": pl.String(), "baseline": _F, "effect": _F,
-    "expected": _F, "lo80": _F, "hi80": _F, "lo95": _F, "hi95": _F})
+    "expected": _F, "lo80": _F, "hi80": _F, "lo95": _F, "hi95": _F, "var_noise": _F,
+    "sd_estimate": _F})
 
 
 @dataclass(frozen=True)
@@ -341,8 +343,10 @@ class EventImpactModel:
             scale = event.expected_attendance / 1000.0
             effect = theta * scale
             mu = np.maximum(base + effect, 0.0)
-            var = mu + alpha * mu ** 2 + base_var + theta_var * scale ** 2
-            bounds = _nb_quantiles(mu, var)
+            noise = mu + alpha * mu ** 2
+            estimate = base_var + theta_var * scale ** 2
+            bounds = _nb_quantiles(mu, noise + estimate)
+            bounds |= {"var_noise": noise, "sd_estimate": np.sqrt(estimate)}
             parts.append(self._rows(name, anchor, offsets, f_cells, f_rings, base, effect, mu,
                                     bounds))
         if not parts:
@@ -444,6 +448,24 @@ class EventImpactModel:
         })
         frame = frame.with_columns(pl.col("hour").dt.replace_time_zone("UTC"))
         return frame.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)
+
+
+def totals(rows: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
+    """Sums of an anticipation's rows per ``by`` columns, feed and hour, with their intervals.
+
+    The count's own noise adds up over cells (``var_noise``: independent given the mean); the
+    estimation error does not, as neighbouring cells share their controls' hours and their
+    pooled ring effect, so its standard deviations are added (``sd_estimate``: perfectly
+    correlated, the cautious bound). The quantiles are the negative binomial's with the
+    total's mean and variance, as for a single cell.
+    """
+    keys = [*by, "feed", "hour", "offset_h"]
+    grouped = (rows.group_by(keys, maintain_order=True)
+               .agg(pl.col("baseline", "effect", "expected", "var_noise", "sd_estimate").sum()))
+    mu = grouped["expected"].to_numpy()
+    sd = grouped["sd_estimate"].to_numpy()
+    bounds = _nb_quantiles(mu, grouped["var_noise"].to_numpy() + sd ** 2)
+    return grouped.with_columns(**{k: pl.Series(v) for k, v in bounds.items()})
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:

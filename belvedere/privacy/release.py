@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from belvedere.errors import PolicyDenied
 from belvedere.grid.records import PlannedEvent, to_table
+from belvedere.models.event_impact import BOUNDS, totals
 from belvedere.privacy import audit
 from belvedere.privacy.policy import (
     ALWAYS_THRESHOLDED,
@@ -172,26 +173,24 @@ def release_anticipation(store: Store, rows: pl.DataFrame, actor: Actor, purpose
     lo80…hi95``) as ``actor``'s role may see it; returns ``(rows, granted level, k)``.
 
     A role with cell detail gets the rows as they are. Other roles get zone × hour totals of
-    the baseline and the expected count (intervals of cells do not add up, so they are left
-    out), and totals of count feeds under ``k`` are suppressed. Audited.
+    the baseline, the expected count and its intervals (:func:`totals`), and totals
+    whose baseline, expected count or lower 80 % bound is under ``k`` are suppressed.
+    Audited.
     """
     check_purpose(purpose)
     policy = policy_for(actor.role)
     if policy.finest_level == "cell":
         out, level = rows.with_columns(suppressed=pl.lit(False)), "cell"
     else:
-        out = (rows.filter(pl.col("zone").is_not_null())
-               .group_by("zone", "feed", "hour", "offset_h")
-               .agg(pl.col("baseline").sum(), pl.col("expected").sum())
+        out = (totals(rows.filter(pl.col("zone").is_not_null()), by=("zone",))
+               .select("zone", "feed", "hour", "offset_h", "baseline", "expected", *BOUNDS)
                .sort("feed", "zone", "offset_h"))
         level = "zone"
         if policy.k is not None:
-            low = (pl.col("expected") < policy.k) | (pl.col("baseline") < policy.k)
-            counted = pl.col("feed") != "crowd_density"
-            hidden = low & counted
+            hidden = pl.min_horizontal("expected", "baseline", "lo80") < policy.k
             out = out.with_columns(
-                baseline=pl.when(hidden).then(None).otherwise(pl.col("baseline")),
-                expected=pl.when(hidden).then(None).otherwise(pl.col("expected")),
+                *(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
+                  for c in ("baseline", "expected", *BOUNDS)),
                 suppressed=hidden)
         else:
             out = out.with_columns(suppressed=pl.lit(False))

@@ -28,10 +28,11 @@ FEED = "hospital_ed"
 _NIGHT_FROM, _NIGHT_UNTIL = 20, 7
 
 
-def simulate_hospitals(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
-    """Arrivals per hospital, local date, hour and motif, and the truth of the event effects."""
+def hospital_expected(ctx: SimContext) -> tuple[np.ndarray, np.ndarray, list[EffectTruth]]:
+    """Wall hours, expected arrivals (hours × site-major (hospital, motif) columns, hospitals
+    in ``sorted(params.sites)`` and motifs in ``sorted(params.motifs_day)`` order), events'
+    effects and anomalies included, and the truth of the events' effects."""
     p = ctx.params.hospitals
-    rng = ctx.rng(FEED)
     sites = sorted(p.sites)
     motifs = sorted(p.motifs_day)
     wall = ctx.period.wall_hours()
@@ -64,6 +65,15 @@ def simulate_hospitals(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]
         column = sites.index(anomaly.target) * len(motifs) + motifs.index("intoxication")
         rows = (wall >= anomaly.wall_start) & (wall < anomaly.wall_start + anomaly.hours * HOUR)
         expected[rows, column] *= anomaly.multiplier
+    return wall, expected, truths
+
+
+def simulate_hospitals(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
+    """Arrivals per hospital, local date, hour and motif, and the truth of the event effects."""
+    p = ctx.params.hospitals
+    rng = ctx.rng(FEED)
+    sites, motifs = sorted(p.sites), sorted(p.motifs_day)
+    wall, expected, truths = hospital_expected(ctx)
     count = rng.poisson(expected).ravel()
     n_columns = len(sites) * len(motifs)
     hour_of_row = np.repeat(np.arange(len(wall)), n_columns)

@@ -22,7 +22,7 @@ from belvedere.simulate.clock import HOUR, hour_of_day, seasonal_factor, utc_to_
 from belvedere.simulate.context import SimContext
 from belvedere.simulate.effects import EffectTruth, point_truths, sample_event_points
 from belvedere.simulate.geo import to_lambert93
-from belvedere.simulate.intensity import zone_hour_rate
+from belvedere.simulate.intensity import ZoneHourRate, zone_hour_rate
 from belvedere.simulate.streams import draw_rows
 from belvedere.simulate.writers import wall_strftime, write_csv
 
@@ -39,15 +39,22 @@ SOUS_TYPES = {
 }
 
 
+def fire_rate(ctx: SimContext) -> ZoneHourRate:
+    """The background intensity of the run (expected interventions per UTC hour and zone)."""
+    p = ctx.params.fire
+    wall_hours = utc_to_wall(ctx.period.utc_hours())
+    hourly = np.asarray(p.hourly) / np.mean(p.hourly)
+    shares = ctx.city.population / ctx.city.population.sum()
+    return zone_hour_rate(ctx.period, ctx.city, p.daily, shares,
+                          hourly[hour_of_day(wall_hours)], ctx.rng(FEED, _SUB_REFERENCE),
+                          hotspot_share=0.0, hotspot_sigma_m=0.0)
+
+
 def simulate_pompiers(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
     """The interventions (sorted by alert time) and the truth of the planted event effects."""
     p = ctx.params.fire
     rng = ctx.rng(FEED, _SUB_MAIN)
-    wall_hours = utc_to_wall(ctx.period.utc_hours())
-    hourly = np.asarray(p.hourly) / np.mean(p.hourly)
-    shares = ctx.city.population / ctx.city.population.sum()
-    rate = zone_hour_rate(ctx.period, ctx.city, p.daily, shares, hourly[hour_of_day(wall_hours)],
-                          ctx.rng(FEED, _SUB_REFERENCE), hotspot_share=0.0, hotspot_sigma_m=0.0)
+    rate = fire_rate(ctx)
     counts = rng.poisson(rate.rate)
     hour_idx, zone = np.nonzero(counts)
     reps = counts[hour_idx, zone]

@@ -31,6 +31,7 @@ STREAMS = (
     "mobile_presence",
     "transit",
     "hospital_ed",
+    "expected",  # Monte Carlo integration of the truth (belvedere.simulate.expected)
 )
 CITY_SEED = 13055  # Marseille's INSEE commune code
 

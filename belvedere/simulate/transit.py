@@ -37,10 +37,10 @@ _ROUTES = (
 )
 
 
-def simulate_validations(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
-    """Boardings per station code, local date and hour, and the truth of the event effects."""
+def transit_expected(ctx: SimContext) -> tuple[np.ndarray, np.ndarray, list[EffectTruth]]:
+    """Wall hours, expected boardings (hours × stations, in ``sorted(STATIONS)`` order) and
+    the truth of the event effects."""
     p = ctx.params.transit
-    rng = ctx.rng(FEED)
     stations = sorted(STATIONS)
     wall = ctx.period.wall_hours()
     hour = hour_of_day(wall)
@@ -60,7 +60,15 @@ def simulate_validations(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTrut
             density=True, base=base, scope=np.flatnonzero(weights > 0),
             scope_name="stations " + ", ".join(sorted(share))))
     # No metro, no boarding: the closed hours stay at zero whatever happens.
-    expected = (base + extra) * (shape > 0)[:, None]
+    return wall, (base + extra) * (shape > 0)[:, None], truths
+
+
+def simulate_validations(ctx: SimContext) -> tuple[pl.DataFrame, list[EffectTruth]]:
+    """Boardings per station code, local date and hour, and the truth of the event effects."""
+    p = ctx.params.transit
+    rng = ctx.rng(FEED)
+    stations = sorted(STATIONS)
+    wall, expected, truths = transit_expected(ctx)
     count = rng.poisson(expected * rng.lognormal(0.0, p.noise_sigma, expected.shape)).ravel()
     hour_of_row = np.repeat(np.arange(len(wall)), len(stations))
     frame = pl.DataFrame({

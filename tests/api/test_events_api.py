@@ -70,9 +70,13 @@ def test_anticipation_gives_cells_to_operators_and_thresholded_zones_to_analysts
     assert {"cell", "zone", "hour", "feed", "lo80", "hi95"} <= set(first)
     assert {r["offset_h"] for r in operator["rows"]} == set(range(-6, 7))
     assert analyst["granted"] == "zone" and analyst["k"] == 11
-    assert all("cell" not in r and "lo80" not in r for r in analyst["rows"])
+    assert all("cell" not in r and "var_noise" not in r for r in analyst["rows"])
     for r in analyst["rows"]:
-        assert r["suppressed"] or (r["expected"] >= 11 and r["baseline"] >= 11)
+        if r["suppressed"]:
+            assert r["expected"] is None and r["lo80"] is None and r["hi95"] is None
+        else:
+            assert min(r["expected"], r["baseline"], r["lo80"]) >= 11
+            assert r["lo95"] <= r["lo80"] <= r["expected"] <= r["hi80"] <= r["hi95"]
     assert any(r["suppressed"] for r in analyst["rows"])
 
 
