@@ -8,7 +8,16 @@ from fastapi import APIRouter, FastAPI
 
 from belvedere import __version__
 from belvedere.api.errors import install_error_handlers
-from belvedere.api.routes import auth, events, health, reports, situation, sources, zones
+from belvedere.api.routes import (
+    auth,
+    briefings,
+    events,
+    health,
+    reports,
+    situation,
+    sources,
+    zones,
+)
 from belvedere.store.base import Store
 from belvedere.web import pages
 
@@ -25,7 +34,7 @@ def create_app(store: Store, *, reports_dir: Path | None = None) -> FastAPI:
     app.state.store = store
     app.state.reports_dir = reports_dir
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, auth, sources, zones, situation, events):
+    for module in (health, auth, sources, zones, situation, events, briefings):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(reports.router)

@@ -108,3 +108,28 @@ def test_an_operator_enters_a_planned_event_once_and_the_public_may_not(tmp_path
     collections = [r for r in db.audit_rows() if r.action == "collection"]
     assert [(r.actor, r.rows_released) for r in collections] == [("op-new", 1), ("op-new", 0)]
     db.close()
+
+
+def test_briefings_are_pdfs_rendered_per_request_and_audited(city_store: DuckDBStore) -> None:
+    match = next(r for r in city_store.planned_events(
+        datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)).to_pylist()
+        if r["kind"] == "match_football")
+    add_user(city_store, "an-brief", "analyst-pass-3", role="analyst")
+    url = f"/api/v1/events/{match['source_id']}/briefing.pdf"
+    with TestClient(create_app(city_store)) as client:
+        assert client.get(url).status_code == 401
+        client.post("/api/v1/auth/login", data={"username": "an-brief",
+                                                "password": "analyst-pass-3"})
+        before = len(city_store.audit_rows())
+        answer = client.get(url, params={"lang": "en"})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/pdf"
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.content.startswith(b"%PDF-")
+        mine = [r for r in city_store.audit_rows()[before:] if r.actor == "an-brief"]
+        assert any('"briefing"' in str(r.what) for r in mine)
+        assert client.get(url, params={"lang": "de"}).status_code == 422
+        assert client.get("/api/v1/events/NO-SUCH/briefing.pdf").status_code == 422
+        day = match["start"].date().isoformat()
+        daily = client.get("/api/v1/briefings/daily.pdf", params={"date": day})
+        assert daily.status_code == 200 and daily.content.startswith(b"%PDF-")

@@ -94,6 +94,21 @@ def test_operator_opens_a_match_and_reads_its_anticipation(
         assert "k = " not in page.text_content("#anticipation-granted")  # operators: no k
         assert page.text_content("#anticipation-granted").startswith("Détail accordé")
 
+        # The preparation briefing and the daily report open as PDFs, for this session only.
+        event_id = state["anticipationEvent"]
+        for lang in ("fr", "en"):
+            href = page.get_attribute(f"#anticipation-pdf-{lang}", "href")
+            assert href == f"/api/v1/events/{event_id}/briefing.pdf?lang={lang}"
+        pdf = page.request.get(f"{live_server.url}{href}")
+        assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert pdf.body().startswith(b"%PDF-")
+        daily = page.get_attribute("#daily-pdf", "href")
+        assert re.fullmatch(r"/api/v1/briefings/daily\.pdf\?date=\d{4}-\d\d-\d\d&lang=fr", daily)
+        report = page.request.get(f"{live_server.url}{daily}")
+        assert report.status == 200 and report.body().startswith(b"%PDF-")
+        anonymous = browser.new_context().request.get(f"{live_server.url}{daily}")
+        assert anonymous.status == 401
+
         # English: the view and its event stay selected, the headings are translated.
         page.click("nav.lang a[data-lang=en]")
         page.wait_for_url(re.compile(r"[?&]lang=en"))

@@ -622,6 +622,13 @@
       drawEventTable(events);
       eventsLoadedOnce = true;
       state.eventsLoaded = events.length;
+      if (dataPeriod) {
+        // The daily report of the last day with data (Marseille time).
+        const day = new Date(wallOfIso(dataPeriod.end) - 1).toISOString().slice(0, 10);
+        $('daily-pdf').href = `${API}/briefings/daily.pdf?date=${day}&lang=${LANG}`;
+        $('daily-pdf').textContent = t('briefing.daily_of', { day: fmtDay(wallOfIso(day)) });
+        $('daily-pdf').hidden = false;
+      }
       $('events-view-status').textContent = events.length && win
         ? t('eventsview.count', {
           n: events.length, start: fmtDay(win.startWall), end: fmtDay(win.endWall - 1),
@@ -735,6 +742,10 @@
   /** Draw the anticipation table; returns the number of feed rows. */
   function drawAnticipation(ev, data, resolution) {
     $('anticipation').hidden = false;
+    for (const lang of ['fr', 'en']) {
+      $(`anticipation-pdf-${lang}`).href =
+        `${API}/events/${encodeURIComponent(ev.source_id)}/briefing.pdf?lang=${lang}`;
+    }
     $('anticipation-title').textContent = t('anticipation.title', {
       title: ev.title ?? ev.source_id, when: fmtDateTime(wallOfIso(ev.start)),
     });
