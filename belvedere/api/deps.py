@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from belvedere.errors import AuthError, ConfigError
+from belvedere.errors import AuthError, ConfigError, PolicyDenied
+from belvedere.privacy.policy import POLICIES
 from belvedere.privacy.release import Actor, store_status
 from belvedere.privacy.users import session_actor
 from belvedere.store.base import Store
@@ -43,6 +44,34 @@ def get_actor(
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+EVERYONE = ("operator", "analyst", "agent", "dpo", "admin", "public")
+"""The people's roles (machines hold API tokens of role ``machine``)."""
+
+
+class RoleRule:
+    """A route's role rule: the dependency that lets only ``roles`` through (403 otherwise).
+
+    Every route declares one (``actor: Annotated[Actor, allow("operator")]``); the rule is
+    kept on the dependency so a test can enumerate the app's routes and check each.
+    """
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(self, actor: CurrentActor) -> Actor:
+        if actor.role not in self.roles:
+            raise PolicyDenied(f"role {actor.role!r} may not use this route; allowed: "
+                               f"{', '.join(sorted(self.roles))}")
+        return actor
+
+
+def allow(*roles: str) -> Any:
+    """``Depends`` on a :class:`RoleRule` for ``roles`` (use in ``Annotated[Actor, …]``)."""
+    unknown = set(roles) - set(POLICIES)
+    if unknown or not roles:
+        raise ConfigError(f"a role rule names roles of the policy: {sorted(unknown) or roles}")
+    return Depends(RoleRule(roles))
 
 
 def resolve_window(

@@ -53,6 +53,12 @@ POLICIES: dict[str, Policy] = {
                      "Public / open data: arrondissement × day, counts under k suppressed."),
     "dpo": Policy("dpo", "zone", 0, "day", DEFAULT_K,
                   "Data-protection officer: aggregates and the access log."),
+    "agent": Policy("agent", "zone", 0, "day", DEFAULT_K,
+                    "Field agent: files field reports from the street; sees aggregates only."),
+    "admin": Policy("admin", "zone", 0, "day", DEFAULT_K,
+                    "Administrator: accounts and machine tokens; sees aggregates only."),
+    "machine": Policy("machine", "zone", 0, "day", DEFAULT_K,
+                      "A machine (MQTT bridge, push client): delivers feeds, reads nothing."),
 }
 
 PURPOSES: dict[str, str] = {
