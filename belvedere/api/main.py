@@ -13,6 +13,7 @@ from belvedere.api.routes import (
     briefings,
     events,
     health,
+    places,
     reports,
     situation,
     sources,
@@ -34,7 +35,7 @@ def create_app(store: Store, *, reports_dir: Path | None = None) -> FastAPI:
     app.state.store = store
     app.state.reports_dir = reports_dir
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, auth, sources, zones, situation, events, briefings):
+    for module in (health, auth, sources, zones, places, situation, events, briefings):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(reports.router)

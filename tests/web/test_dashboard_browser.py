@@ -176,6 +176,16 @@ def test_operator_sees_the_arrondissements_and_every_feed(
     assert state["granted"]["level"] == "zone"
     assert 0 < state["nonNullCount"] <= state["featureCount"] <= 16
     assert page.is_disabled("#ctl-resolution")
+
+    # Reference places: venues and hospitals drawn by default, cameras on demand by keyboard.
+    assert page_state(page)["layers"] == ["venue", "hospital"]
+    rendered = "() => window.belvedere.map.queryRenderedFeatures({ layers: ['place-camera'] }).length"
+    assert page.evaluate(rendered) == 0
+    page.focus("#layer-camera")
+    page.keyboard.press("Space")
+    page.wait_for_function(f"() => ({rendered})() > 0")
+    assert page_state(page)["layers"] == ["venue", "hospital", "camera"]
+    assert page.evaluate(rendered) >= 10
     session.watch.assert_clean()
 
 

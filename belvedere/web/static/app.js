@@ -130,6 +130,7 @@
 
   let sources = [];
   let zones = null;
+  let places = null;
   const zoneNames = new Map();
   let dashboardStarted = false;
   let loadSeq = 0;
@@ -323,16 +324,51 @@
             'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5,
           },
         });
+        map.addSource('places', { type: 'geojson', data: places ?? EMPTY });
+        for (const [kind, color] of Object.entries(PLACE_COLORS)) {
+          map.addLayer({
+            id: `place-${kind}`, type: 'circle', source: 'places',
+            filter: ['==', ['get', 'kind'], kind],
+            layout: { visibility: PLACE_DEFAULT.includes(kind) ? 'visible' : 'none' },
+            paint: {
+              'circle-radius': kind === 'venue' ? 7 : 4.5, 'circle-color': color,
+              'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.2,
+            },
+          });
+        }
+        drawLayerToggles(map);
         addPopup(map);
         resolve(map);
       });
     });
   }
 
+  // Reference places, one toggleable layer per kind (venues shown by default).
+  const PLACE_COLORS = { venue: '#5b2c83', hospital: '#c0392b', station: '#1f6fb2', camera: '#4d4d4d' };
+  const PLACE_DEFAULT = ['venue', 'hospital'];
+
+  /** Checkboxes (keyboard reachable) that show or hide each kind of place. */
+  function drawLayerToggles(map) {
+    const box = $('layers');
+    box.replaceChildren(el('legend', { textContent: t('layers.title') }));
+    for (const kind of Object.keys(PLACE_COLORS)) {
+      const input = el('input', { type: 'checkbox', id: `layer-${kind}`, checked: PLACE_DEFAULT.includes(kind) });
+      input.addEventListener('change', () => {
+        map.setLayoutProperty(`place-${kind}`, 'visibility', input.checked ? 'visible' : 'none');
+        state.layers = Object.keys(PLACE_COLORS).filter((k) => $(`layer-${k}`).checked);
+      });
+      const dot = el('span', { className: 'dot' });
+      dot.style.background = PLACE_COLORS[kind];
+      box.append(el('label', { htmlFor: `layer-${kind}` }, input, dot, label('layers', kind)));
+    }
+    state.layers = [...PLACE_DEFAULT];
+  }
+
   /** Text labels need glyph files we do not have offline: names are shown on hover instead. */
   function addPopup(map) {
     const popup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, maxWidth: '300px' });
-    const layers = ['events-circle', 'choropleth-fill', 'choropleth-suppressed', 'zones-fill'];
+    const layers = ['events-circle', ...Object.keys(PLACE_COLORS).map((k) => `place-${k}`),
+      'choropleth-fill', 'choropleth-suppressed', 'zones-fill'];
     const show = (e) => {
       const features = map.queryRenderedFeatures(e.point, { layers });
       if (!features.length) {
@@ -342,6 +378,8 @@
       const lines = [];
       const byLayer = (id) => features.find((f) => f.layer.id === id);
       const event = byLayer('events-circle');
+      const site = features.find((f) => f.layer.id.startsWith('place-'));
+      if (site) lines.push(`${label('layers', site.properties.kind)} — ${site.properties.name}`);
       const zone = byLayer('zones-fill');
       const place = byLayer('choropleth-fill') ?? byLayer('choropleth-suppressed');
       if (event) {
@@ -887,11 +925,12 @@
     }
     setReady('0');
     try {
-      const [health, sourceList, zoneFc] = await Promise.all([
-        api('/health'), api('/sources'), api('/zones'),
+      const [health, sourceList, zoneFc, placeFc] = await Promise.all([
+        api('/health'), api('/sources'), api('/zones'), api('/places'),
       ]);
       sources = sourceList;
       zones = zoneFc;
+      places = placeFc;
       for (const f of zones.features) zoneNames.set(f.properties.zone_id, f.properties.name);
       state.zonesLoaded = zoneNames.size;
       initControls(health);
