@@ -1,6 +1,7 @@
-"""The command line: ``belvedere demo · simulate · ingest · situation · serve · users · audit``.
+"""The command line: ``belvedere demo · simulate · ingest · situation · serve · users · tokens
+· audit · detect · alerts``.
 
-Human-facing figures (``situation``) go through the release gate like the API's.
+Human-facing figures (``situation``, ``alerts``) go through the release gate like the API's.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from belvedere.errors import BelvedereError, ConfigError
+from belvedere.live.service import DEFAULT_BROKER, LiveService
 from belvedere.privacy import audit
 from belvedere.privacy.release import Actor, record_release, release
-from belvedere.privacy.users import add_user
+from belvedere.privacy.tokens import (
+    DEFAULT_TOKEN_DAYS,
+    create_api_token,
+    list_api_tokens,
+    revoke_api_token,
+)
+from belvedere.privacy.users import add_user, list_users
 from belvedere.settings import SETTINGS, setting
 from belvedere.sources.base import registry
 from belvedere.sources.ingest import (
@@ -48,6 +56,9 @@ app.add_typer(audit_app, name="audit")
 quarantine_app = typer.Typer(help="Review and retry quarantined input rows.",
                              no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+tokens_app = typer.Typer(help="Manage machines' API tokens (MQTT bridge, push clients).",
+                         no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 console = Console()
 
 StoreOpt = Annotated[Path, typer.Option("--store", help=SETTINGS["store"].help,
@@ -286,19 +297,70 @@ def serve(
     store: StoreOpt = DEFAULT_STORE,
     host: Annotated[str, typer.Option(help=SETTINGS["host"].help)] = setting("host"),
     port: Annotated[int, typer.Option(help=SETTINGS["port"].help)] = int(setting("port")),
+    mqtt: Annotated[str, typer.Option(help=SETTINGS["mqtt_url"].help)] = setting("mqtt_url"),
+    gtfs_rt: Annotated[str, typer.Option("--gtfs-rt", help=SETTINGS["gtfs_rt_url"].help)
+                       ] = setting("gtfs_rt_url"),
 ) -> None:
-    """Serve the API and the dashboard."""
+    """Serve the API and the dashboard; with --mqtt, the MQTT bridge too (docs/live.md)."""
     import uvicorn
 
     from belvedere.api.main import create_app
 
+    db, live = _start_live(store, mqtt, gtfs_rt)
+    console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
+    try:
+        # Open live streams would hold the shutdown: they are cut after 3 s.
+        uvicorn.run(create_app(db, reports_dir=Path(setting("reports")), live_service=live),
+                    host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    finally:
+        live.stop()
+
+
+def _start_live(store: Path, mqtt: str, gtfs_rt: str) -> tuple[DuckDBStore, LiveService]:
+    """Open the store and start its live service (bridge and poller when asked)."""
     try:
         db = DuckDBStore(store)
+        live = LiveService.from_settings(db)
+        for problem in live.problems():
+            console.print(f"[yellow]warning:[/yellow] {problem}")
+        live.start(mqtt=mqtt or None, gtfs_rt=gtfs_rt or None)
     except BelvedereError as exc:
         _fail(exc)
-    console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
-    uvicorn.run(create_app(db, reports_dir=Path(setting("reports"))), host=host, port=port,
-                log_level="warning")
+    if mqtt:
+        console.print(f"MQTT bridge: {mqtt}, topics {setting('mqtt_prefix')}/…, client id "
+                      f"{setting('mqtt_client_id')}")
+    if gtfs_rt:
+        console.print(f"GTFS-realtime: {gtfs_rt} every {setting('gtfs_rt_interval_s')} s")
+    return db, live
+
+
+@app.command("live")
+def live_command(
+    store: StoreOpt = DEFAULT_STORE,
+    mqtt: Annotated[str, typer.Option(help=SETTINGS["mqtt_url"].help)] = (
+        setting("mqtt_url") or DEFAULT_BROKER),
+    gtfs_rt: Annotated[str, typer.Option("--gtfs-rt", help=SETTINGS["gtfs_rt_url"].help)
+                       ] = setting("gtfs_rt_url"),
+) -> None:
+    """Live ingestion alone (MQTT bridge, GTFS-realtime poller), without the web app, until
+    Ctrl+C or SIGTERM; what was received is committed and acknowledged before it stops."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    db, live = _start_live(store, mqtt, gtfs_rt)
+    try:
+        while not stop.wait(10):
+            s = live.bridge.stats if live.bridge else None
+            if s:
+                console.print(f"received {s.received:,}, stored {s.stored:,}, duplicates "
+                              f"{s.duplicates:,}, quarantined {s.quarantined:,}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        live.stop()
+        db.close()
 
 
 @app.command()
@@ -643,6 +705,74 @@ def conflicts(
     console.print(f"{len(found)} conflict(s).")
 
 
+@app.command()
+def detect(
+    store: StoreOpt = DEFAULT_STORE,
+    start: Annotated[str | None, typer.Option(help="Replay from (ISO, UTC); default: the "
+                                              "last 7 days held.")] = None,
+    end: Annotated[str | None, typer.Option(help="Replay to (ISO, UTC); default: the end of "
+                                            "the data.")] = None,
+) -> None:
+    """Replay the anomaly detector hour by hour over a stored period, as if live, and record
+    its alerts (open, for a person to acknowledge: nothing is dispatched)."""
+    from belvedere.models.anomalies import replay
+
+    try:
+        db = DuckDBStore(store)
+        period = db.data_period()
+        if period is None:
+            raise ConfigError(f"the store {store} holds no data")
+        stop = _aware(datetime.fromisoformat(end)) if end else period[1]
+        begin = _aware(datetime.fromisoformat(start)) if start else stop - timedelta(days=7)
+        with _progress() as bar:
+            task = bar.add_task("detecting", total=None)
+            summary = replay(db, begin, stop, progress=lambda done, total: bar.update(
+                task, completed=done, total=total))
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"{summary.passes:,} hourly passes ({summary.fits} fits), "
+                  f"{summary.candidates:,} candidates: {summary.opened:,} alerts opened, "
+                  f"{summary.updated:,} updates of open alerts. Review them with "
+                  "`belvedere alerts`.")
+
+
+@app.command()
+def alerts(
+    store: StoreOpt = DEFAULT_STORE,
+    status: Annotated[str | None, typer.Option(
+        help="open, acknowledged, closed or dismissed (all when absent).")] = None,
+    role: Annotated[str, typer.Option(help="Role whose policy applies.")] = "operator",
+    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "situation_monitoring",
+    limit: Annotated[int, typer.Option(help="Alerts to print.")] = 40,
+) -> None:
+    """List the detector's alerts, released under ROLE's policy (and audited)."""
+    from belvedere.privacy.alerts import release_alerts
+
+    try:
+        db = DuckDBStore(store)
+        released = release_alerts(db, _cli_actor(role), purpose, status=status)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    table = Table(title=f"Alerts — granted {released.level}"
+                        + (f", k = {released.k}" if released.k else ""))
+    for col in ("id", "opened (UTC)", "status", "feed", "place", "window (UTC)", "observed",
+                "expected", "p", "method"):
+        table.add_column(col, justify="right" if col in ("observed", "expected", "p") else
+                         "left", overflow="fold")
+    for r in released.rows[:limit]:
+        feed = r["feed"] + (f" ({r['category']})" if r["category"] else "")
+        figures = (("< k", "") if r["suppressed"] else
+                   (f"{r['observed']:,.4g}", f"{r['expected']:,.4g}"))
+        table.add_row(str(r["alert_id"]), f"{r['opened_at']:%Y-%m-%d %H:%M}", r["status"],
+                      feed, r["place"],
+                      f"{r['window_start']:%m-%d %H:%M}–{r['window_end']:%H:%M}", *figures,
+                      f"{r['p_value']:.1e}", r["method"])
+    console.print(table)
+    console.print(f"{len(released.rows):,} alerts; audit line #{released.audit_seq}.")
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -664,10 +794,10 @@ def users_add(
 
 @users_app.command("list")
 def users_list(store: StoreOpt = DEFAULT_STORE) -> None:
-    """List users and roles."""
+    """List users and roles (recorded in the access log)."""
     try:
         db = DuckDBStore(store)
-        rows = db.list_users()
+        rows = list_users(db, _cli_actor("admin"))
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -677,6 +807,62 @@ def users_list(store: StoreOpt = DEFAULT_STORE) -> None:
     for u in rows:
         table.add_row(u.username, u.role, u.created_at.isoformat(timespec="seconds"))
     console.print(table)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="The machine's name (letters, digits, -_.).")],
+    role: Annotated[str, typer.Option(help="Role of the token.")] = "machine",
+    days: Annotated[int, typer.Option(help="Days until it expires.")] = DEFAULT_TOKEN_DAYS,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Create an API token and print it once (only its hash is stored); audited."""
+    try:
+        db = DuckDBStore(store)
+        token, row = create_api_token(db, name, role=role, days=days, by=_cli_actor("admin"))
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"token [bold]{name}[/bold] ({row.role}), expires "
+                  f"{row.expires_at:%Y-%m-%d}. Copy it now, it is not shown again:")
+    # Printed bare so that scripts can capture it (`belvedere tokens create … | tail -1`).
+    print(token)
+
+
+@tokens_app.command("list")
+def tokens_list(store: StoreOpt = DEFAULT_STORE) -> None:
+    """List API tokens: name, role, dates, state (never the tokens); audited."""
+    try:
+        db = DuckDBStore(store)
+        rows = list_api_tokens(db, by=_cli_actor("admin"))
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    now = datetime.now(UTC)
+    table = Table(title="API tokens")
+    for col in ("name", "role", "created", "expires", "state"):
+        table.add_column(col)
+    for t in rows:
+        state = ("revoked " + t.revoked_at.isoformat(timespec="seconds") if t.revoked_at
+                 else "expired" if t.expires_at <= now else "live")
+        table.add_row(t.name, t.role, t.created_at.isoformat(timespec="seconds"),
+                      t.expires_at.isoformat(timespec="seconds"), state)
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Revoke an API token at once; audited."""
+    try:
+        db = DuckDBStore(store)
+        revoke_api_token(db, name, by=_cli_actor("admin"))
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"token [bold]{name}[/bold] revoked.")
 
 
 @audit_app.command("tail")
@@ -792,6 +978,28 @@ def quarantine_retry(
         _fail(exc)
     _print_report(report)
     console.print(f"{report.stored:,} rows recovered; {still:,} rows still in quarantine.")
+
+
+@app.command("basemap")
+def basemap_command(
+    osm: Annotated[Path, typer.Option(help="OpenStreetMap extract of the city (.osm.pbf or "
+                                           ".osm) that you provide.")],
+    out: Annotated[Path, typer.Option(help="PMTiles file to write (then BELVEDERE_BASEMAP).")],
+    min_zoom: Annotated[int, typer.Option(min=0, max=16, help="Lowest zoom.")] = 10,
+    max_zoom: Annotated[int, typer.Option(min=0, max=16, help="Highest zoom.")] = 15,
+) -> None:
+    """Build the dashboard's optional basemap: water, green areas, buildings, roads and
+    railways, no names (see docs/dashboard.md)."""
+    from belvedere.grid.basemap import build_basemap
+
+    try:
+        with console.status(f"reading {osm}…"):
+            counts = build_basemap(osm, out, min_zoom=min_zoom, max_zoom=max_zoom)
+    except BelvedereError as exc:
+        _fail(exc)
+    kept = ", ".join(f"{n:,} {cls}" for cls, n in counts.items() if n)
+    console.print(f"{kept} → {out} ({out.stat().st_size / 1e6:.1f} MB); serve it with "
+                  f"BELVEDERE_BASEMAP={out} belvedere serve")
 
 
 if __name__ == "__main__":

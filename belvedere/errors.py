@@ -16,6 +16,8 @@ and the rule that failed. Domain code never raises HTTP errors: ``api/`` maps th
     │   ├── RedLineViolation         a request or payload crosses a red line (person, image, plate…)
     │   └── PolicyDenied             the actor's role may not see this at this granularity
     └── AuthError                    unknown user, wrong password, expired session
+        ├── CsrfRejected             a cookie-authenticated unsafe request lacks its CSRF token
+        └── TooManyAttempts          too many failed logins: wait ``retry_after`` seconds
 """
 
 from __future__ import annotations
@@ -90,3 +92,20 @@ class PolicyDenied(PrivacyError):
 
 class AuthError(BelvedereError):
     """Unknown user, wrong password or expired session."""
+
+
+class CsrfRejected(AuthError):
+    """An unsafe request (POST, PUT, PATCH, DELETE) authenticated by the session cookie came
+    without the matching ``X-CSRF-Token`` header: it may have been forged by another site."""
+
+
+class TooManyAttempts(AuthError):
+    """Too many failed logins for a user name or from a client address.
+
+    Attributes:
+        retry_after: seconds until the next attempt is accepted.
+    """
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"{message}; try again in {retry_after} s")

@@ -37,9 +37,40 @@ SETTINGS: dict[str, Setting] = {
         Setting("reports", "BELVEDERE_REPORTS", "belvedere-reports",
                 "Folder of the analysts' reports (the demo writes the backtest report there; "
                 "`belvedere serve` serves it at /reports/backtest)."),
+        Setting("basemap", "BELVEDERE_BASEMAP", "",
+                "PMTiles basemap drawn under the map (built by `belvedere basemap` from an "
+                "OpenStreetMap extract). Empty: the clean map without streets."),
         Setting("pseudonym_key", "BELVEDERE_PSEUDONYM_KEY", "",
                 "Hex key for pseudonyms at the door. Empty: a key file beside the store "
                 "(`<store>.pseudonym.key`, mode 0600), created on first ingest."),
+        Setting("live_dir", "BELVEDERE_LIVE_DIR", "",
+                "Folder where live micro-batches are written as native files before ingest "
+                "(kept when some rows were quarantined). Empty: `<store>.live` beside the store."),
+        Setting("live_reference", "BELVEDERE_LIVE_REFERENCE", "demo-data",
+                "Folder laid out like an ingest folder holding the reference files live feeds "
+                "need: `cctv/cameras.json`, `transports/gtfs.zip`."),
+        Setting("live_batch_ms", "BELVEDERE_LIVE_BATCH_MS", "50",
+                "How long (ms) an MQTT micro-batch waits for more messages after its first."),
+        Setting("live_batch_max", "BELVEDERE_LIVE_BATCH_MAX", "2000",
+                "Messages per MQTT micro-batch at most."),
+        Setting("live_queue", "BELVEDERE_LIVE_QUEUE", "8",
+                "Live updates queued per browser stream; beyond, a slow reader's updates are "
+                "merged into the newest (it never slows ingestion down)."),
+        Setting("mqtt_url", "BELVEDERE_MQTT_URL", "",
+                "MQTT broker (`mqtt://host:port`) the bridge subscribes to. Empty: `serve` runs "
+                "no bridge; `belvedere live` uses mqtt://127.0.0.1:1883."),
+        Setting("mqtt_client_id", "BELVEDERE_MQTT_CLIENT_ID", "belvedere-live",
+                "Fixed MQTT client id: the broker keeps this persistent session's messages "
+                "while belvedere is down. One id per belvedere instance."),
+        Setting("mqtt_prefix", "BELVEDERE_MQTT_PREFIX", "belvedere",
+                "First level(s) of the feeds' MQTT topics (`<prefix>/cctv/<camera>/events`…)."),
+        Setting("mqtt_receive_maximum", "BELVEDERE_MQTT_RECEIVE_MAXIMUM", "10000",
+                "Unacknowledged MQTT messages the broker may send at once (1–65535): bounds the "
+                "bridge's memory; messages are acknowledged once committed."),
+        Setting("gtfs_rt_url", "BELVEDERE_GTFS_RT_URL", "",
+                "GTFS-realtime feed (URL or file) to poll. Empty: no poller."),
+        Setting("gtfs_rt_interval_s", "BELVEDERE_GTFS_RT_INTERVAL_S", "30",
+                "Seconds between two polls of the GTFS-realtime feed."),
     ]
 }
 

@@ -219,3 +219,16 @@ def test_brief_writes_the_event_briefing_pdf(demo: tuple[Path, Path], tmp_path: 
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
         assert "Olympique" in text and "k = 11" in text
+
+
+def test_basemap_builds_a_pmtiles_file_from_an_extract(tmp_path: Path) -> None:
+    tiny = Path(__file__).parent / "grid" / "data" / "tiny.osm"
+    out = tmp_path / "city.pmtiles"
+    runner = CliRunner()
+    result = runner.invoke(app, ["basemap", "--osm", str(tiny), "--out", str(out)], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "1 water, 1 building, 1 road" in result.output
+    assert out.stat().st_size > 0
+    missing = runner.invoke(app, ["basemap", "--osm", str(tmp_path / "no.osm"), "--out",
+                                  str(out)], env=WIDE)
+    assert missing.exit_code != 0 and "no OpenStreetMap extract" in missing.output

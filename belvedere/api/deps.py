@@ -1,8 +1,14 @@
-"""Dependencies of the API routes, as ``Annotated`` aliases."""
+"""Dependencies of the API routes, as ``Annotated`` aliases, and the routes' role rules.
+
+Every route declares who may call it: ``actor: Annotated[Actor, allow("operator", …)]``
+(anonymous → 401, another role → 403), or ``dependencies=[PUBLIC]`` for the few routes open to
+anonymous users (health, login, reference geography, the dashboard page). A test enumerates the
+app's routes and fails on one that declares neither (``tests/api/test_route_rules.py``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -11,10 +17,15 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from belvedere.errors import AuthError, ConfigError, PolicyDenied
 from belvedere.privacy.policy import POLICIES
 from belvedere.privacy.release import Actor, store_status
-from belvedere.privacy.users import session_actor
+from belvedere.privacy.tokens import bearer_actor
+from belvedere.privacy.users import check_csrf, session_actor
 from belvedere.store.base import Store
 
 SESSION_COOKIE = "belvedere_session"
+CSRF_COOKIE = "belvedere_csrf"
+"""Readable by the page's script (not HttpOnly): it echoes it in :data:`CSRF_HEADER`."""
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=400)
 
@@ -32,21 +43,43 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def get_actor(
+    request: Request,
     store: StoreDep,
     cookie: Annotated[str | None, Depends(_cookie)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The logged-in actor, from the session cookie or an ``Authorization: Bearer`` token."""
-    token = bearer.credentials if bearer else cookie
-    if not token:
+    """The logged-in actor, from an ``Authorization: Bearer`` token (a session's or a machine's
+    API token) or else the session cookie.
+
+    A request authenticated by the cookie that may change something (not GET, HEAD, OPTIONS)
+    must also carry the session's CSRF token in ``X-CSRF-Token`` (403 otherwise): a browser
+    sends the cookie on its own, a header only when the page's script sets it. Bearer
+    requests are exempt: no browser adds that header by itself.
+    """
+    if bearer:
+        return bearer_actor(store, bearer.credentials)
+    if not cookie:
         raise AuthError("not logged in")
-    return session_actor(store, token)
+    actor = session_actor(store, cookie)
+    if request.method not in SAFE_METHODS:
+        check_csrf(cookie, request.headers.get(CSRF_HEADER))
+    return actor
 
 
+# Routes take allow(...), never this bare alias: it declares no rule (the route test fails).
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 EVERYONE = ("operator", "analyst", "agent", "dpo", "admin", "public")
 """The people's roles (machines hold API tokens of role ``machine``)."""
+ANY_ROLE = (*EVERYONE, "machine")
+"""Every role: who am I, log out."""
+READERS = ("operator", "analyst", "dpo", "public")
+"""Who may read figures; the release gate sets how fine (cells for operators, thresholded
+arrondissements × days for the others)."""
+PLANNERS = ("operator", "analyst")
+"""Who enters planned events."""
+STAFF = ("operator", "analyst", "dpo")
+"""Who reads the internal documents: briefings for preparation meetings, analysts' reports."""
 
 
 class RoleRule:
@@ -74,10 +107,34 @@ def allow(*roles: str) -> Any:
     return Depends(RoleRule(roles))
 
 
+def public_route() -> None:
+    """Declares a route open to anonymous users, on purpose: ``dependencies=[PUBLIC]``.
+
+    It does nothing at run time; the route-rule test recognises it (a route with neither a
+    role rule nor this marker fails the test)."""
+
+
+PUBLIC = Depends(public_route)
+
+
+YEARS = range(1900, 2200)
+"""Years a time parameter may name: the data's span with room to spare, and far enough from
+the calendar's ends (years 1 and 9999) that window arithmetic can never overflow."""
+
+
+def check_year(value: date | datetime | None, name: str) -> None:
+    """:class:`ConfigError` (422) unless ``value`` falls in :data:`YEARS`."""
+    if value is not None and value.year not in YEARS:
+        raise ConfigError(f"{name} must fall between {YEARS.start} and {YEARS.stop - 1}, "
+                          f"not {value.isoformat()}")
+
+
 def resolve_window(
     store: Store, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
     """The asked window, defaulting to the last 7 days the store holds."""
+    check_year(start, "start")
+    check_year(end, "end")
     if end is None:
         period = store_status(store)["data_period"]
         end = datetime.fromisoformat(period["end"]) if isinstance(period, dict) else datetime.now(

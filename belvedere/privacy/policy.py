@@ -68,6 +68,7 @@ PURPOSES: dict[str, str] = {
     "public_information": "Open data and public reporting.",
     "dpo_review": "Data-protection review of accesses and outputs.",
     "data_quality": "Reviewing input rows refused at ingest (the quarantine).",
+    "account_administration": "Managing user accounts and machines' API tokens.",
 }
 """The purposes a release may declare (a registry with legal bases follows in issue 7)."""
 

@@ -1,7 +1,8 @@
 """Field agents' reports (mobile form, JSON array) → ``Incident``.
 
 Format: docs/feeds.md § agents. The agent's id is replaced by a keyed pseudonym at the door;
-the comment and the photo are dropped.
+the comment is redacted like every narrative (names, phones, plates, e-mails… masked) and cut
+to :data:`COMMENT_MAX` characters; the photo is dropped (red line: no image).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import polars as pl
 from belvedere.grid.records import Incident, arrow_schema
 from belvedere.sources.base import Connector, ParsedFile, SourceInfo
 from belvedere.sources.minimise import Pseudonymiser
+from belvedere.sources.redact import redact
 from belvedere.sources.tabular import (
     LINE,
     Rule,
@@ -33,6 +35,8 @@ CATEGORY = {
     "voirie": "road_damage",
 }
 KEPT = ["id", "created_at", "category", "lat", "lon"]
+COMMENT_MAX = 280
+"""A field report's text is a short precision, not a statement: longer texts are cut."""
 
 
 class FieldReports(Connector):
@@ -45,9 +49,10 @@ class FieldReports(Connector):
         metric="incidents",
         label_fr="Signalements des agents de terrain",
         label_en="Field agents' reports",
-        description="Damage, tags, lighting, squats, litter. Agent pseudonymised, text dropped.",
+        description="Damage, tags, lighting, squats, litter. Agent pseudonymised, text "
+                    "redacted, photo dropped.",
         patterns=("*.json",),
-        keeps=(*KEPT, "agent (pseudonymised)"),
+        keeps=(*KEPT, "agent (pseudonymised)", "comment (redacted, 280 characters at most)"),
     )
 
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
@@ -59,7 +64,7 @@ class FieldReports(Connector):
                 lat=pl.col("location").struct.field("lat").cast(pl.Float64, strict=False),
                 lon=pl.col("location").struct.field("lon").cast(pl.Float64, strict=False),
             )
-        for col in ("id", "created_at", "category", "agent", "lat", "lon"):
+        for col in ("id", "created_at", "category", "agent", "lat", "lon", "comment"):
             if col not in df.columns:
                 df = df.with_columns(pl.lit(None).alias(col))
         df = df.with_columns(
@@ -84,6 +89,8 @@ class FieldReports(Connector):
         df, outside = apply_rules(locate(df), [outside_city_rule()], KEPT)
         # One HMAC per distinct agent, not per report.
         pseudonyms = {a: pseudonymiser(a) for a in df["agent"].cast(pl.String).unique() if a}
+        comment, found = redact(df["comment"].cast(pl.String).str.strip_chars()
+                                .str.slice(0, COMMENT_MAX))
         df = df.with_columns(
             source=pl.lit(self.info.name),
             source_id=pl.col("id"),
@@ -94,14 +101,16 @@ class FieldReports(Connector):
             time_precision=pl.lit("second"),
             place_precision=pl.lit("point"),
             attrs=pl.struct(
-                reporter=pl.col("agent").cast(pl.String).replace_strict(pseudonyms, default=None)
+                reporter=pl.col("agent").cast(pl.String).replace_strict(pseudonyms, default=None),
+                narrative=pl.lit(comment),
             ).struct.json_encode(),
         )
         # What minimisation did, counted over the reports kept.
         minimised = {
             f"dropped:{c}": int(df[c].is_not_null().sum()) for c in raw.columns
-            if c not in (*KEPT, "agent", "location", LINE) and c in df.columns
+            if c not in (*KEPT, "agent", "location", "comment", LINE) and c in df.columns
         }
+        minimised.update({k: v for k, v in found.items() if v})
         minimised["pseudonymised:agent"] = int(df["agent"].is_in(list(pseudonyms)).sum())
         return ParsedFile(
             records={"incidents": to_arrow(df, arrow_schema(Incident))},

@@ -66,10 +66,16 @@ def ingest_file(store: Store, source: Source, path: Path, pseudonymiser: Pseudon
     except (SourceError, RedLineViolation) as exc:
         report.refused.append((source.info.name, str(path), str(exc)))
         return
+    report.batches.append(store_parsed(store, source.info.name, path, parsed, retry=retry))
+
+
+def store_parsed(store: Store, source: str, path: Path, parsed: ParsedFile, *,
+                 retry: bool = False) -> BatchResult:
+    """Store what a connector made of one file: its reference sites, then its batch (records,
+    quarantine and ingest-log line, atomically). Batch and live ingestion both end here."""
     if parsed.sites is not None:
         store.upsert_sites(parsed.sites)
-    report.batches.append(
-        store.append_batch(batch_input(source.info.name, path, parsed, retry=retry)))
+    return store.append_batch(batch_input(source, path, parsed, retry=retry))
 
 
 def batch_input(source: str, path: Path, parsed: ParsedFile, *, retry: bool = False

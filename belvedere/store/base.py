@@ -151,6 +151,73 @@ class UserRow:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ApiTokenRow:
+    """A machine's API token: its name, role and lifetime, and the SHA-256 of the token (the
+    token itself is shown once at creation and never stored)."""
+
+    name: str
+    token_hash: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+ALERT_STATUSES = ("open", "acknowledged", "closed", "dismissed")
+"""An alert's states: raised ``open``; a person ``acknowledged`` it (with a reason), then
+``closed`` it; or ``dismissed`` it (with a reason) as not worth acting on."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert: one anomaly wave in one place and feed, as stored.
+
+    Attributes:
+        alert_id: number given by the store (0 before it is stored).
+        feed, category: the detector's feed (``police_log``, ``ed_arrivals``…) and, for feeds
+            tested per category, the category (``""`` otherwise).
+        level, place: ``zone`` (INSEE code), ``cell`` (H3 hex), ``site`` (site id) or
+            ``cluster`` (a space-time scan cluster; ``place`` is its centre cell).
+        zone: the arrondissement of the place (``None`` when outside every one).
+        places: every place the wave touched (cells of a cluster, places merged by deduplication).
+        method: the test that raised it (``negbin``, ``poisson``, ``gamma``, ``scan``).
+        window_start, window_end: the span of the wave's data windows, UTC.
+        observed, expected: the figures of its strongest evidence (smallest p-value), with
+            its ``p_value``, ``q_value`` (BH; none for a scan cluster) and ``score`` (−log10
+            p, or the scan's log-likelihood ratio).
+        status: one of :data:`ALERT_STATUSES`.
+        opened_at, updated_at, updates: when raised, last updated by the detector, how often.
+        acknowledged_*, closed_*: who handled it, when, and why (closed or dismissed).
+    """
+
+    alert_id: int
+    feed: str
+    category: str
+    level: str
+    place: str
+    zone: str | None
+    places: tuple[str, ...]
+    method: str
+    window_start: datetime
+    window_end: datetime
+    observed: float
+    expected: float
+    p_value: float
+    q_value: float | None
+    score: float
+    status: str
+    opened_at: datetime
+    updated_at: datetime
+    updates: int = 0
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledge_reason: str | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+
+
 class Store(Protocol):
     """What belvedere needs from persistence."""
 
@@ -196,6 +263,11 @@ class Store(Protocol):
         """The ingest log."""
         ...
 
+    def batch_source_ids(self, batch_id: int) -> dict[RecordKind, list[str]]:
+        """Per record kind, the ``source_id`` of every record that batch ``batch_id`` stored
+        (what was new in it: its duplicates are not there)."""
+        ...
+
     def quarantined(self, source: str | None = None, *, status: str | None = None,
                     rule: str | None = None) -> pa.Table:
         """The quarantine table (optionally of one source, status or rule)."""
@@ -225,6 +297,22 @@ class Store(Protocol):
         """Log a session out."""
         ...
 
+    def add_api_token(self, token: ApiTokenRow) -> None:
+        """Record an API token (error if the name exists, even revoked)."""
+        ...
+
+    def api_token(self, token_hash: str) -> ApiTokenRow | None:
+        """The API token with this hash (live, expired or revoked), or ``None``."""
+        ...
+
+    def api_tokens(self) -> list[ApiTokenRow]:
+        """Every API token, by name."""
+        ...
+
+    def revoke_api_token(self, name: str, at: datetime) -> bool:
+        """Mark a token revoked at ``at``; ``False`` if no unrevoked token has this name."""
+        ...
+
     def append_audit(self, row: AuditRow) -> None:
         """Append one access-log line (never update or delete)."""
         ...
@@ -235,6 +323,30 @@ class Store(Protocol):
 
     def audit_rows(self, limit: int | None = None) -> list[AuditRow]:
         """Access-log lines, oldest first (the newest ``limit`` when given)."""
+        ...
+
+    def hourly_figures(self, start: datetime, end: datetime) -> pa.Table:
+        """Per UTC hour in ``[start, end)``, source, metric, category, zone, site and cell:
+        ``value`` (incidents count 1; measurements their value), ``n`` records and ``seconds``
+        of measurement windows. Measurements ending after ``end`` are left out (not complete
+        yet), as are incidents known only to the day and measurements longer than an hour."""
+        ...
+
+    def open_alert(self, alert: AlertRow) -> AlertRow:
+        """Store a new alert; returns it with its number."""
+        ...
+
+    def update_alert(self, alert: AlertRow) -> None:
+        """Replace a stored alert's fields (same ``alert_id``)."""
+        ...
+
+    def alerts(self, status: str | None = None, *, since: datetime | None = None
+               ) -> list[AlertRow]:
+        """Alerts (of one status; updated since ``since``), newest first."""
+        ...
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        """One alert by number."""
         ...
 
     def close(self) -> None:

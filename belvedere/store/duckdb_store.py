@@ -8,6 +8,7 @@ worker threads never share one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from belvedere.grid.timebins import local_wallclock
 from belvedere.store import queries
 from belvedere.store.base import (
     QUARANTINE_SCHEMA,
+    AlertRow,
+    ApiTokenRow,
     AuditRow,
     BatchInput,
     BatchResult,
@@ -75,6 +78,26 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None =
     as DuckDB requires before the connection runs anything else."""
     rows = con.execute(sql, params or []).fetchall()
     return rows[0][0] if rows else None
+
+
+_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRow))
+_ALERT_TIMES = frozenset({"window_start", "window_end", "opened_at", "updated_at",
+                          "acknowledged_at", "closed_at"})
+
+
+def _alert_params(alert: AlertRow) -> list[object]:
+    """The row's values in column order (``places`` as a JSON list)."""
+    return [json.dumps(list(alert.places)) if f == "places" else getattr(alert, f)
+            for f in _ALERT_FIELDS]
+
+
+def _alert_row(values: tuple[Any, ...]) -> AlertRow:
+    row = dict(zip(_ALERT_FIELDS, values, strict=True))
+    row["places"] = tuple(json.loads(row["places"]))
+    for name in _ALERT_TIMES:
+        if row[name] is not None:
+            row[name] = row[name].astimezone(UTC)
+    return AlertRow(**row)
 
 
 class DuckDBStore:
@@ -307,6 +330,13 @@ class DuckDBStore:
         """The ingest log, oldest first."""
         return self._arrow("SELECT * FROM ingest_batches ORDER BY batch_id")
 
+    def batch_source_ids(self, batch_id: int) -> dict[RecordKind, list[str]]:
+        """Per record kind, the ``source_id`` of the records batch ``batch_id`` stored."""
+        con = self._con.cursor()
+        return {kind: [r[0] for r in con.execute(
+                    f"SELECT source_id FROM {kind} WHERE batch_id = ?", [batch_id]).fetchall()]
+                for kind in _RECORD_TYPES}
+
     def quarantined(self, source: str | None = None, *, status: str | None = None,
                     rule: str | None = None) -> pa.Table:
         """Quarantined rows with their reason (optionally of one source, status or rule)."""
@@ -405,6 +435,50 @@ class DuckDBStore:
         """End a session."""
         self._con.cursor().execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
 
+    # -- API tokens -------------------------------------------------------------------------
+
+    _TOKEN_COLUMNS = "name, token_hash, role, created_at, expires_at, revoked_at"
+
+    @staticmethod
+    def _token_row(row: tuple[Any, ...]) -> ApiTokenRow:
+        return ApiTokenRow(row[0], row[1], row[2], row[3].astimezone(UTC),
+                           row[4].astimezone(UTC), row[5].astimezone(UTC) if row[5] else None)
+
+    def add_api_token(self, token: ApiTokenRow) -> None:
+        """Record an API token by its hash; :class:`StoreError` if the name exists."""
+        try:
+            self._con.cursor().execute(
+                f"INSERT INTO api_tokens ({self._TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [token.name, token.token_hash, token.role, token.created_at, token.expires_at,
+                 token.revoked_at],
+            )
+        except duckdb.ConstraintException as exc:
+            raise StoreError(f"an API token named {token.name!r} exists already (revoked "
+                             "tokens keep their name so the access log stays unambiguous)"
+                             ) from exc
+
+    def api_token(self, token_hash: str) -> ApiTokenRow | None:
+        """The API token with this hash, whatever its state."""
+        rows = self._con.cursor().execute(
+            f"SELECT {self._TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?", [token_hash]
+        ).fetchall()
+        return self._token_row(rows[0]) if rows else None
+
+    def api_tokens(self) -> list[ApiTokenRow]:
+        """Every API token, by name."""
+        rows = self._con.cursor().execute(
+            f"SELECT {self._TOKEN_COLUMNS} FROM api_tokens ORDER BY name").fetchall()
+        return [self._token_row(r) for r in rows]
+
+    def revoke_api_token(self, name: str, at: datetime) -> bool:
+        """Mark the token ``name`` revoked; ``False`` when there is no unrevoked one."""
+        revoked = _one(
+            self._con.cursor(),
+            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+            [at, name],
+        )
+        return bool(revoked)
+
     # -- audit ------------------------------------------------------------------------------
 
     def append_audit(self, row: AuditRow) -> None:
@@ -429,6 +503,68 @@ class DuckDBStore:
         return [
             AuditRow(r[0], r[1].astimezone(UTC), *r[2:]) for r in reversed(rows)
         ]
+
+    # -- hourly figures and alerts (anomaly detection) ----------------------------------------
+
+    def hourly_figures(self, start: datetime, end: datetime) -> pa.Table:
+        """Figures per UTC hour, source, metric, category, zone, site and cell (see
+        :meth:`Store.hourly_figures`)."""
+        # The hour is truncated on the epoch, not with date_trunc: that one follows the
+        # session's time zone.
+        table = self._arrow(
+            "SELECT source, 'incidents' AS metric, category, zone, NULL::VARCHAR AS site, cell, "
+            "to_timestamp(floor(epoch(ts) / 3600) * 3600) AS hour, count(*)::DOUBLE AS value, "
+            "count(*) AS n, 0::DOUBLE AS seconds FROM incidents WHERE ts >= ? AND ts < ? "
+            "AND time_precision <> 'day' GROUP BY ALL "
+            "UNION ALL "
+            'SELECT source, metric, category, zone, site, cell, to_timestamp(floor(epoch("start")'
+            " / 3600) * 3600) AS hour, sum(value) AS value, count(*) AS n, "
+            'sum(epoch("end") - epoch("start")) AS seconds FROM measurements WHERE value IS NOT '
+            'NULL AND "start" >= ? AND "end" <= ? AND epoch("end") - epoch("start") <= 3600 '
+            "GROUP BY ALL ORDER BY hour",
+            [start, end, start, end])
+        return _utc(table, "hour")
+
+    def open_alert(self, alert: AlertRow) -> AlertRow:
+        """Store a new alert under the next number; returns it with that number."""
+        with self._write_lock:
+            con = self._con.cursor()
+            alert_id = int(_one(con, "SELECT coalesce(max(alert_id), 0) + 1 FROM alerts"))
+            stored = dataclasses.replace(alert, alert_id=alert_id)
+            con.execute(f"INSERT INTO alerts VALUES ({', '.join('?' * len(_ALERT_FIELDS))})",
+                        _alert_params(stored))
+        return stored
+
+    def update_alert(self, alert: AlertRow) -> None:
+        """Replace a stored alert's fields; :class:`StoreError` if it is not stored."""
+        fields = _ALERT_FIELDS[1:]
+        with self._write_lock:
+            con = self._con.cursor()
+            if _one(con, "SELECT count(*) FROM alerts WHERE alert_id = ?", [alert.alert_id]) != 1:
+                raise StoreError(f"no alert {alert.alert_id} to update")
+            con.execute(f"UPDATE alerts SET {', '.join(f'{f} = ?' for f in fields)} "
+                        "WHERE alert_id = ?", [*_alert_params(alert)[1:], alert.alert_id])
+
+    def alerts(self, status: str | None = None, *, since: datetime | None = None
+               ) -> list[AlertRow]:
+        """Alerts, newest first (of one status; updated at or after ``since``)."""
+        where: list[str] = ["TRUE"]
+        params: list[object] = []
+        for clause, value in (("status = ?", status), ("updated_at >= ?", since)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        rows = self._con.cursor().execute(
+            f"SELECT {', '.join(_ALERT_FIELDS)} FROM alerts WHERE {' AND '.join(where)} "
+            "ORDER BY opened_at DESC, alert_id DESC", params).fetchall()
+        return [_alert_row(r) for r in rows]
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        """One alert by number."""
+        rows = self._con.cursor().execute(
+            f"SELECT {', '.join(_ALERT_FIELDS)} FROM alerts WHERE alert_id = ?",
+            [alert_id]).fetchall()
+        return _alert_row(rows[0]) if rows else None
 
     def close(self) -> None:
         """Close the file."""

@@ -148,4 +148,51 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        4,
+        "alerts: detected anomalies and their human handling (acknowledged, closed, dismissed)",
+        """
+        CREATE TABLE alerts (
+            alert_id BIGINT PRIMARY KEY,
+            feed VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            place VARCHAR NOT NULL,
+            zone VARCHAR,
+            places VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            window_start TIMESTAMPTZ NOT NULL,
+            window_end TIMESTAMPTZ NOT NULL,
+            observed DOUBLE NOT NULL,
+            expected DOUBLE NOT NULL,
+            p_value DOUBLE NOT NULL,
+            q_value DOUBLE,
+            score DOUBLE NOT NULL,
+            status VARCHAR NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            updates BIGINT NOT NULL,
+            acknowledged_by VARCHAR,
+            acknowledged_at TIMESTAMPTZ,
+            acknowledge_reason VARCHAR,
+            closed_by VARCHAR,
+            closed_at TIMESTAMPTZ,
+            close_reason VARCHAR
+        );
+        """,
+    ),
+    (
+        5,
+        "API tokens of machines (hashed; revoked tokens keep their name)",
+        """
+        CREATE TABLE api_tokens (
+            name VARCHAR PRIMARY KEY,
+            token_hash VARCHAR NOT NULL UNIQUE,
+            role VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            revoked_at TIMESTAMPTZ
+        );
+        """,
+    ),
 ]

@@ -23,14 +23,16 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 
 from belvedere import __version__
-from belvedere.api.deps import SESSION_COOKIE
+from belvedere.api.deps import PUBLIC, SESSION_COOKIE
+from belvedere.sources.field_reports import CATEGORY as FIELD_CATEGORIES
+from belvedere.sources.field_reports import COMMENT_MAX
 from belvedere.web.i18n import SUPPORTED_LANGUAGES, negotiate, strings
 
 logger = logging.getLogger(__name__)
@@ -65,17 +67,13 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.undefined = StrictUndefined
 
 
-@router.get("/", response_class=HTMLResponse)
-def dashboard(
-    request: Request,
-    lang: Annotated[str | None, Query(description="fr or en; else Accept-Language")] = None,
-    accept_language: Annotated[str | None, Header()] = None,
-) -> HTMLResponse:
-    """The dashboard: login form, map, timeline. Needs no session to load."""
+def _page(request: Request, template: str, lang: str | None, accept_language: str | None,
+          **extra: object) -> HTMLResponse:
+    """One of the app's pages in the negotiated language, with the strict security headers."""
     language = negotiate(lang, accept_language)
     response = templates.TemplateResponse(
         request,
-        "dashboard.html",
+        template,
         {
             "lang": language,
             "languages": SUPPORTED_LANGUAGES,
@@ -83,6 +81,8 @@ def dashboard(
             "root": request.scope.get("root_path", ""),
             "version": __version__,
             "has_session": SESSION_COOKIE in request.cookies,
+            "has_basemap": _basemap(request) is not None,
+            **extra,
         },
     )
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -92,6 +92,43 @@ def dashboard(
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+Lang = Annotated[str | None, Query(description="fr or en; else Accept-Language")]
+AcceptLanguage = Annotated[str | None, Header()]
+
+
+@router.get("/", response_class=HTMLResponse, dependencies=[PUBLIC])
+def dashboard(request: Request, lang: Lang = None,
+              accept_language: AcceptLanguage = None) -> HTMLResponse:
+    """The dashboard: login form, map, timeline. Needs no session to load."""
+    return _page(request, "dashboard.html", lang, accept_language)
+
+
+@router.get("/agent", response_class=HTMLResponse, dependencies=[PUBLIC])
+def agent(request: Request, lang: Lang = None,
+          accept_language: AcceptLanguage = None) -> HTMLResponse:
+    """The field agents' report form, for a phone: login, then what, where, when. Needs no
+    session to load; filing a report needs the ``agent`` (or ``operator``) role."""
+    return _page(request, "agent.html", lang, accept_language,
+                 categories=tuple(FIELD_CATEGORIES), comment_max=COMMENT_MAX)
+
+
+def _basemap(request: Request) -> Path | None:
+    """The operator's PMTiles basemap, when the app was given one that exists."""
+    path: Path | None = getattr(request.app.state, "basemap", None)
+    return path if path is not None and path.is_file() else None
+
+
+@router.get("/basemap.pmtiles", dependencies=[PUBLIC])
+def basemap(request: Request) -> FileResponse:
+    """The optional basemap (public OpenStreetMap geography), read by the map with HTTP range
+    requests; 404 when none was configured (``BELVEDERE_BASEMAP``)."""
+    path = _basemap(request)
+    if path is None:
+        raise HTTPException(status_code=404, detail="no basemap configured (BELVEDERE_BASEMAP)")
+    return FileResponse(path, media_type="application/vnd.pmtiles",
+                        headers={"Cache-Control": "private, max-age=3600"})
 
 
 def mount_static(app: FastAPI) -> None:

@@ -91,13 +91,16 @@ def test_an_operator_enters_a_planned_event_once_and_the_public_may_not(tmp_path
         assert client.post("/api/v1/events", json=body).status_code == 401
         client.post("/api/v1/auth/login", data={"username": "op-new",
                                                 "password": "operator-pass-2"})
-        first = client.post("/api/v1/events", json=body)
-        again = client.post("/api/v1/events", json=body)
-        wrong = client.post("/api/v1/events", json={**body, "venue": "elysee"})
+        # A cookie session echoes its CSRF cookie in a header on every POST.
+        csrf = {"X-CSRF-Token": client.cookies["belvedere_csrf"]}
+        first = client.post("/api/v1/events", json=body, headers=csrf)
+        again = client.post("/api/v1/events", json=body, headers=csrf)
+        wrong = client.post("/api/v1/events", json={**body, "venue": "elysee"}, headers=csrf)
         client.cookies.clear()
         client.post("/api/v1/auth/login", data={"username": "citizen",
                                                 "password": "public-pass-22"})
-        refused = client.post("/api/v1/events", json=body)
+        refused = client.post("/api/v1/events", json=body,
+                              headers={"X-CSRF-Token": client.cookies["belvedere_csrf"]})
     assert first.status_code == 201 and first.json() == {
         "id": "concert-le_dome-20241206T1930", "stored": True}
     assert again.json()["stored"] is False and wrong.status_code == 422

@@ -77,7 +77,8 @@ def test_login_cookie_opens_the_api(client: TestClient) -> None:
     r = client.post("/api/v1/auth/login", data={"username": "op", "password": "operator-password"})
     assert r.status_code == 200 and "belvedere_session" in r.cookies
     assert client.get("/api/v1/auth/me").json() == {"username": "op", "role": "operator"}
-    assert client.post("/api/v1/auth/logout").status_code == 204
+    csrf = {"X-CSRF-Token": client.cookies["belvedere_csrf"]}
+    assert client.post("/api/v1/auth/logout", headers=csrf).status_code == 204
     client.cookies.clear()
     assert client.get("/api/v1/auth/me").status_code == 401
 

@@ -36,17 +36,23 @@ def test_fire_ems_converts_lambert93_and_keeps_duration(tmp_path: Path) -> None:
     assert parsed.quarantine.column("rule").to_pylist() == ["no_place"]
 
 
-def test_field_reports_pseudonymise_the_agent_and_drop_text_and_photo(tmp_path: Path) -> None:
+def test_field_reports_pseudonymise_the_agent_redact_the_text_and_drop_the_photo(
+        tmp_path: Path) -> None:
     path = tmp_path / "signalements.json"
     path.write_text(json.dumps([
         {"id": "r1", "created_at": "2024-03-02T16:45:12Z", "category": "eclairage",
          "location": {"lat": 43.2951, "lon": 5.3740}, "agent": "agent-0042",
-         "comment": "Mme Martin dit que", "photo": "IMG_2024.jpg"},
+         "comment": "Lampadaire éteint, Mme Martin (06 12 34 56 78) a appelé. " + "x" * 400,
+         "photo": "IMG_2024.jpg"},
     ]))
     parsed = FieldReports().read(path, KEY)
     (row,) = parsed.records["incidents"].to_pylist()
     assert row["category"] == "lighting" and row["origin"] == "field_agent"
-    assert json.loads(row["attrs"]) == {"reporter": KEY("agent-0042")}
+    attrs = json.loads(row["attrs"])
+    assert attrs["reporter"] == KEY("agent-0042")
+    assert attrs["narrative"].startswith("Lampadaire éteint")
+    assert "06 12" not in attrs["narrative"] and len(attrs["narrative"]) <= 280
+    assert parsed.minimised.get("pseudonymised:agent") == 1
     text = json.dumps(row, default=str)
     assert "agent-0042" not in text and "Martin" not in text and "IMG_2024" not in text
 

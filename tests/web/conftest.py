@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
 USERS: dict[str, tuple[str, str]] = {
     "operator": ("op", "op-password-123"),
     "analyst": ("an", "an-password-123"),
+    "agent": ("ag", "ag-password-123"),
 }
 """Role → (user name, password) of the users the live server's store holds."""
 
@@ -80,9 +81,11 @@ def users() -> dict[str, tuple[str, str]]:
 
 @dataclass(frozen=True)
 class LiveServer:
-    """The running dashboard: its base URL (``http://127.0.0.1:PORT``)."""
+    """The running dashboard: its base URL (``http://127.0.0.1:PORT``) and the app (a test may
+    set ``app.state`` options such as the basemap, and must restore them)."""
 
     url: str
+    app: Any
 
 
 def _wait_for_health(url: str, thread: threading.Thread, timeout: float = 30.0) -> None:
@@ -128,8 +131,9 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    app = create_app(store)
     config = uvicorn.Config(
-        create_app(store), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -137,7 +141,7 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(url, thread)
-        yield LiveServer(url)
+        yield LiveServer(url, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

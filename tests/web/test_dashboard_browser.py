@@ -179,7 +179,8 @@ def test_operator_sees_the_arrondissements_and_every_feed(
 
     # Reference places: venues and hospitals drawn by default, cameras on demand by keyboard.
     assert page_state(page)["layers"] == ["venue", "hospital"]
-    rendered = "() => window.belvedere.map.queryRenderedFeatures({ layers: ['place-camera'] }).length"
+    rendered = ("() => window.belvedere.map.queryRenderedFeatures({ layers: ['place-camera'] })"
+                ".length")
     assert page.evaluate(rendered) == 0
     page.focus("#layer-camera")
     page.keyboard.press("Space")
@@ -187,6 +188,67 @@ def test_operator_sees_the_arrondissements_and_every_feed(
     assert page_state(page)["layers"] == ["venue", "hospital", "camera"]
     assert page.evaluate(rendered) >= 10
     session.watch.assert_clean()
+
+
+@pytest.mark.browser
+def test_scrubber_shows_an_observed_hour_and_a_forecast_hour_by_keyboard(
+    open_session: Any, users: dict[str, tuple[str, str]]
+) -> None:
+    session = open_session(users["operator"])
+    page = session.page
+    fr = strings("fr")
+    assert page.text_content("#scrubber-out") == fr["scrubber.off"]
+    page.focus("#scrubber")
+    page.keyboard.press("End")  # the last forecast hour
+    page.wait_for_function("() => window.belvedere.state.scrubMode === 'forecast'")
+    wait_ready(page)
+    state = page_state(page)
+    assert state["scrub"] == 23
+    assert state["nonNullCount"] == state["featureCount"] > 100  # every city cell has a forecast
+    assert sum(state["values"]) > 0
+    assert page.text_content("#scrubber-out").startswith("prévision, ")
+    page.keyboard.press("Home")  # 7 days ago, observed
+    page.wait_for_function("() => window.belvedere.state.scrubMode === 'observed'")
+    wait_ready(page)
+    state = page_state(page)
+    assert state["scrub"] == -168
+    assert state["featureCount"] < 100  # one hour of incidents: a few cells only
+    assert page.text_content("#scrubber-out").startswith("observé, ")
+    # Back to the whole period.
+    page.click("#scrubber-reset")
+    page.wait_for_function("() => window.belvedere.state.scrub === null")
+    wait_ready(page)
+    assert page.is_hidden("#scrubber-reset")
+    # A measurement feed has no forecast: the scrubber stops at the last observed hour.
+    page.select_option("#ctl-source", "mobile_presence")
+    wait_ready(page, "mobile_presence")
+    assert page.get_attribute("#scrubber", "max") == "-1"
+    session.watch.assert_clean()
+
+
+@pytest.mark.browser
+def test_an_operators_basemap_is_drawn_under_the_figures_from_the_app_itself(
+    open_session: Any, live_server: Any, users: dict[str, tuple[str, str]], tmp_path: Path
+) -> None:
+    from belvedere.grid.basemap import build_basemap
+
+    tiles = tmp_path / "city.pmtiles"
+    build_basemap(Path(__file__).parent.parent / "grid" / "data" / "tiny.osm", tiles)
+    live_server.app.state.basemap = tiles
+    try:
+        session = open_session(users["operator"])
+        page = session.page
+        assert page_state(page).get("basemap") is True
+        drawn = """() => window.belvedere.map.queryRenderedFeatures({ layers: [
+            'basemap-water', 'basemap-building', 'basemap-major'] }).map((f) => f.layer.id)"""
+        page.wait_for_function(f"() => ({drawn})().length >= 3")
+        assert set(page.evaluate(drawn)) == {"basemap-water", "basemap-building", "basemap-major"}
+        # The tiles came from the app (range requests), nothing from another origin.
+        session.watch.assert_clean()
+    finally:
+        live_server.app.state.basemap = None
+    # Without a basemap the route says so, and the page draws the clean map.
+    assert page.request.get(f"{live_server.url}/basemap.pmtiles").status == 404
 
 
 @pytest.mark.browser
@@ -265,14 +327,16 @@ def test_wrong_password_is_refused_in_the_chosen_language(
 # ---- without a browser ----------------------------------------------------------------------
 
 APP_JS = Path(pages.STATIC_DIR, "app.js").read_text("utf-8")
+AGENT_JS = Path(pages.STATIC_DIR, "agent.js").read_text("utf-8")
 
 
 def test_dictionaries_have_the_same_keys_and_cover_app_js() -> None:
     fr, en = (strings(lang) for lang in SUPPORTED_LANGUAGES)
     assert set(fr) == set(en)
-    used = set(re.findall(r"\bt\(\s*'([\w.]+)'", APP_JS))
-    assert used, "app.js should translate through t('key')"
-    assert sorted(used - set(fr)) == []
+    for script in (APP_JS, AGENT_JS):
+        used = set(re.findall(r"\bt\(\s*'([\w.]+)'", script))
+        assert used, "the scripts translate through t('key')"
+        assert sorted(used - set(fr)) == []
     # label('prefix', value) looks up 'prefix.value' for the API's enumerations.
     for prefix in set(re.findall(r"\blabel\(\s*'([\w.]+)'", APP_JS)):
         assert any(key.startswith(f"{prefix}.") for key in fr), prefix

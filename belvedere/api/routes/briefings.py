@@ -15,12 +15,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from belvedere.api.deps import CurrentActor, StoreDep
+from belvedere.api.deps import STAFF, StoreDep, allow, check_year
 from belvedere.briefings.daily_brief import render_daily_brief
 from belvedere.briefings.event_brief import render_event_brief
+from belvedere.privacy.release import Actor
 
 router = APIRouter(tags=["briefings"])
 Lang = Annotated[str, Query(pattern="^(fr|en)$")]
+Staff = Annotated[Actor, allow(*STAFF)]
 
 
 def _pdf(data: bytes, name: str) -> Response:
@@ -31,7 +33,7 @@ def _pdf(data: bytes, name: str) -> Response:
 
 @router.get("/events/{event_id}/briefing.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def event_briefing(event_id: str, store: StoreDep, actor: CurrentActor, lang: Lang = "fr",
+def event_briefing(event_id: str, store: StoreDep, actor: Staff, lang: Lang = "fr",
                    purpose: Annotated[str, Query()] = "event_preparation") -> Response:
     """The preparation briefing of a planned event (A4 PDF, French or English)."""
     with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:
@@ -44,9 +46,10 @@ def event_briefing(event_id: str, store: StoreDep, actor: CurrentActor, lang: La
 @router.get("/briefings/daily.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def daily_briefing(day: Annotated[date, Query(alias="date")], store: StoreDep,
-                   actor: CurrentActor, lang: Lang = "fr",
+                   actor: Staff, lang: Lang = "fr",
                    purpose: Annotated[str, Query()] = "situation_monitoring") -> Response:
     """The daily situation report of a day (Paris time; A4 PDF, French or English)."""
+    check_year(day, "date")
     with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:
         out = render_daily_brief(store, day=day, lang=lang, actor=actor, purpose=purpose,
                                  out=Path(folder) / "daily.pdf")

@@ -10,7 +10,7 @@ import h3
 import numpy as np
 from fastapi import APIRouter, Query
 
-from belvedere.api.deps import CurrentActor, StoreDep, resolve_window
+from belvedere.api.deps import PLANNERS, READERS, StoreDep, allow, resolve_window
 from belvedere.api.schemas import ConflictPublic, EventCreate, EventPublic
 from belvedere.errors import ConfigError
 from belvedere.grid.places import VENUES, Site
@@ -24,6 +24,7 @@ from belvedere.models.event_impact import (
     with_zones,
 )
 from belvedere.privacy.release import (
+    Actor,
     collect_planned_event,
     release_anticipation,
     release_events,
@@ -31,12 +32,13 @@ from belvedere.privacy.release import (
 )
 
 router = APIRouter(tags=["events"])
+Reader = Annotated[Actor, allow(*READERS)]
 
 
 @router.get("/events", response_model=list[EventPublic])
 def events(
     store: StoreDep,
-    actor: CurrentActor,
+    actor: Reader,
     start: Annotated[datetime | None, Query()] = None,
     end: Annotated[datetime | None, Query()] = None,
     purpose: Annotated[str, Query()] = "situation_monitoring",
@@ -53,7 +55,7 @@ def events(
 @router.get("/events/conflicts", response_model=list[ConflictPublic])
 def conflicts(
     store: StoreDep,
-    actor: CurrentActor,
+    actor: Reader,
     start: Annotated[datetime | None, Query()] = None,
     end: Annotated[datetime | None, Query()] = None,
     purpose: Annotated[str, Query()] = "event_preparation",
@@ -69,7 +71,7 @@ def conflicts(
 def anticipation(
     event_id: str,
     store: StoreDep,
-    actor: CurrentActor,
+    actor: Reader,
     resolution: Annotated[int, Query(ge=7, le=9)] = 8,
     purpose: Annotated[str, Query()] = "event_preparation",
 ) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def anticipation(
 def create_event(
     body: EventCreate,
     store: StoreDep,
-    actor: CurrentActor,
+    actor: Annotated[Actor, allow(*PLANNERS)],
     purpose: Annotated[str, Query()] = "event_preparation",
 ) -> dict[str, Any]:
     """Enter a planned event at a known venue (operators and analysts); audited as a

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from belvedere.api.deps import PUBLIC
 from belvedere.grid.places import ALL_SITES
 
 router = APIRouter(tags=["zones"])
 
 
-@router.get("/places")
+@router.get("/places", dependencies=[PUBLIC])
 def places() -> dict[str, Any]:
     """GeoJSON points of the fixed places the feeds report against, with their kind
     (``venue``, ``hospital``, ``station``, ``camera``), name and metro lines. They are public

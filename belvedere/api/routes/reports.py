@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from belvedere.api.deps import CurrentActor, StoreDep
-from belvedere.privacy.release import record_release
+from belvedere.api.deps import STAFF, StoreDep, allow
+from belvedere.privacy.release import Actor, record_release
 
 router = APIRouter(tags=["reports"])
 
@@ -18,7 +18,7 @@ REPORTS = {"backtest": "backtest/report.html"}
 
 
 @router.get("/reports/{name}", response_class=HTMLResponse, response_model=None)
-def report(name: str, request: Request, store: StoreDep, actor: CurrentActor,
+def report(name: str, request: Request, store: StoreDep, actor: Annotated[Actor, allow(*STAFF)],
            purpose: Annotated[str, Query()] = "analysis") -> HTMLResponse | FileResponse:
     """A report as a self-contained HTML page (404 with a hint when it was not built)."""
     folder: Path | None = request.app.state.reports_dir

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from belvedere.api.deps import CurrentActor, StoreDep, resolve_window
+from belvedere.api.deps import READERS, StoreDep, allow, resolve_window
 from belvedere.api.schemas import SituationPublic, TimelinePublic
 from belvedere.errors import ConfigError
 from belvedere.grid.cells import cells_geojson, str_to_cell
 from belvedere.grid.zones import arrondissements, zones_geojson
-from belvedere.privacy.release import Release, release
+from belvedere.privacy.release import Actor, Release, release
 from belvedere.sources.base import get_source
 from belvedere.store.base import Bin, Level, SituationQuery
 
@@ -41,6 +41,7 @@ def situation_query(
 
 QueryDep = Annotated[SituationQuery, Depends(situation_query)]
 Purpose = Annotated[str, Query(description="declared purpose of the consultation")]
+Reader = Annotated[Actor, allow(*READERS)]
 
 
 def _granted(rel: Release) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def _granted(rel: Release) -> dict[str, Any]:
 
 
 @router.get("", response_model=SituationPublic)
-def situation(store: StoreDep, actor: CurrentActor, query: QueryDep,
+def situation(store: StoreDep, actor: Reader, query: QueryDep,
               purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
     """Counts and sums by place × bin × source × category, as the caller's role may see them."""
     rel = release(store, query, actor, purpose)
@@ -66,7 +67,7 @@ def _primary(query: SituationQuery) -> SituationQuery:
 
 
 @router.get("/map")
-def situation_map(store: StoreDep, actor: CurrentActor, query: QueryDep,
+def situation_map(store: StoreDep, actor: Reader, query: QueryDep,
                   purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
     """GeoJSON of one source's total per place over the window (cells or zones)."""
     q = _primary(query)
@@ -84,7 +85,7 @@ def situation_map(store: StoreDep, actor: CurrentActor, query: QueryDep,
 
 
 @router.get("/timeline", response_model=TimelinePublic)
-def situation_timeline(store: StoreDep, actor: CurrentActor, query: QueryDep,
+def situation_timeline(store: StoreDep, actor: Reader, query: QueryDep,
                        purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
     """One source's city-wide series by hour or day (local time)."""
     q = _primary(query)

@@ -63,11 +63,18 @@
     return detail ? String(detail) : '';
   }
 
-  async function api(path, { method = 'GET', params = null, form = null } = {}) {
+  async function api(path, { method = 'GET', params = null, form = null, json = null } = {}) {
     const url = new URL(API + path, location.origin);
     for (const [k, v] of Object.entries(params ?? {})) url.searchParams.set(k, v);
     const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (form) init.body = new URLSearchParams(form);
+    if (json) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(json);
+    }
+    // Unsafe methods echo the CSRF cookie set at login (double submit, docs/security.md).
+    const csrf = document.cookie.split('; ').find((c) => c.startsWith('belvedere_csrf='));
+    if (!['GET', 'HEAD'].includes(method.toUpperCase()) && csrf) init.headers['X-CSRF-Token'] = csrf.split('=')[1];
     let response;
     try {
       response = await fetch(url, init);
@@ -131,6 +138,7 @@
   let sources = [];
   let zones = null;
   let places = null;
+  let basemapProtocol = null;
   const zoneNames = new Map();
   let dashboardStarted = false;
   let loadSeq = 0;
@@ -155,6 +163,7 @@
   }
 
   function showLogin(message = '') {
+    stopLive();
     $('login').hidden = false;
     $('dashboard').hidden = true;
     $('user').hidden = true;
@@ -278,6 +287,34 @@
   const EMPTY = { type: 'FeatureCollection', features: [] };
   const HAS_VALUE = ['==', ['typeof', ['get', 'value']], 'number'];
 
+  /** The operator's optional PMTiles basemap (built from an OpenStreetMap extract, served by
+   * the app itself): water, green areas, buildings, roads, railways, under everything else.
+   * Returns whether one was added. */
+  function addBasemap(map) {
+    if (body.dataset.basemap !== '1' || typeof pmtiles === 'undefined') return false;
+    if (!basemapProtocol) {
+      basemapProtocol = new pmtiles.Protocol();
+      maplibregl.addProtocol('pmtiles', basemapProtocol.tile);
+    }
+    const root = API.replace(/\/api\/v1$/, '');
+    map.addSource('basemap', {
+      type: 'vector', url: `pmtiles://${location.origin}${root}/basemap.pmtiles`,
+      attribution: t('map.osm_attribution'),
+    });
+    const layer = (id, type, cls, paint, extra = {}) => map.addLayer({
+      id: `basemap-${id}`, type, source: 'basemap', 'source-layer': 'osm',
+      filter: ['all', ['==', ['get', 'class'], cls], ...(extra.filter ? [extra.filter] : [])], paint,
+    });
+    layer('green', 'fill', 'green', { 'fill-color': '#d8e8c8' });
+    layer('water', 'fill', 'water', { 'fill-color': '#a9cbe3' });
+    layer('building', 'fill', 'building', { 'fill-color': '#ddd5c8' });
+    layer('minor', 'line', 'road', { 'line-color': '#ffffff', 'line-width': 1 }, { filter: ['==', ['get', 'rank'], 'minor'] });
+    layer('major', 'line', 'road', { 'line-color': '#f2c46d', 'line-width': 2 }, { filter: ['==', ['get', 'rank'], 'major'] });
+    layer('rail', 'line', 'rail', { 'line-color': '#8a8a8a', 'line-width': 1, 'line-dasharray': [3, 2] });
+    state.basemap = true;
+    return true;
+  }
+
   function createMap() {
     return new Promise((resolve) => {
       // No basemap (no tiles offline): sea-blue background, the arrondissements as land.
@@ -301,9 +338,12 @@
         map.addSource('choropleth', { type: 'geojson', data: EMPTY });
         map.addSource('events', { type: 'geojson', data: EMPTY });
         map.addLayer({ id: 'zones-fill', type: 'fill', source: 'zones', paint: { 'fill-color': '#f5f2ea' } });
+        // The city's land, then the optional basemap's streets over it, then the figures, a
+        // little more transparent so that the streets show through.
+        const withBasemap = addBasemap(map);
         map.addLayer({
           id: 'choropleth-fill', type: 'fill', source: 'choropleth', filter: HAS_VALUE,
-          paint: { 'fill-color': RAMP[0], 'fill-opacity': 0.85 },
+          paint: { 'fill-color': RAMP[0], 'fill-opacity': withBasemap ? 0.65 : 0.85 },
         });
         map.addLayer({
           id: 'choropleth-suppressed', type: 'fill', source: 'choropleth',
@@ -323,6 +363,11 @@
             'circle-radius': 6, 'circle-color': '#5b2c83',
             'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5,
           },
+        });
+        map.addSource('live', { type: 'geojson', data: EMPTY });
+        map.addLayer({
+          id: 'live-line', type: 'line', source: 'live',
+          paint: { 'line-color': '#c0392b', 'line-width': 3 },
         });
         map.addSource('places', { type: 'geojson', data: places ?? EMPTY });
         for (const [kind, color] of Object.entries(PLACE_COLORS)) {
@@ -425,6 +470,8 @@
   }
 
   function fillColor(classes) {
+    // One class (every place has the same value): a plain colour; a step needs a stop.
+    if (!classes.breaks.length) return classes.colors[0];
     const expr = ['step', ['to-number', ['get', 'value'], 0], classes.colors[0]];
     classes.breaks.forEach((b, i) => expr.push(b, classes.colors[i + 1]));
     return expr;
@@ -596,6 +643,230 @@
     };
   }
 
+
+  // ---- live supervision: the stream, the last hour's counts, the alert feed ------------------
+  // The server pushes the live picture (Server-Sent Events) at every committed batch; each
+  // message also refreshes the alerts, which the detector records as the data arrive. Alerts
+  // are acknowledged or dismissed by a person with a reason; nothing is dispatched by itself.
+
+  const LIVE_ROLES = ['operator', 'analyst', 'dpo'];
+  const ALERT_READERS = ['operator', 'dpo'];
+  let liveSource = null;
+  let alertsTimer = null;
+  let alertsSeq = 0;
+  let role = null;
+
+  function startLive(userRole) {
+    role = userRole;
+    stopLive();
+    if (!LIVE_ROLES.includes(role)) return;
+    $('live-panel').hidden = false;
+    $('alerts-block').hidden = !ALERT_READERS.includes(role);
+    liveSource = new EventSource(`${API}/live/stream`, { withCredentials: true });
+    liveSource.addEventListener('open', () => {
+      state.liveConnected = true;
+      $('live-status').textContent = t('live.connected');
+    });
+    liveSource.addEventListener('situation', (e) => {
+      const data = JSON.parse(e.data);
+      state.liveSeq = data.seq;
+      drawLiveCounts(data);
+      scheduleLiveOverlay(data);
+      scheduleAlerts();
+    });
+    liveSource.addEventListener('error', () => {
+      // EventSource reconnects by itself; say so meanwhile.
+      state.liveConnected = false;
+      $('live-status').textContent = t('live.reconnecting');
+    });
+    scheduleAlerts();
+  }
+
+  function stopLive() {
+    if (liveSource) liveSource.close();
+    liveSource = null;
+    clearInterval(alertsTimer);
+    alertsTimer = null;
+  }
+
+  /** Per feed, what the last 60 minutes brought (the role's view: suppressed values are not
+   * added, and the line says how many places were withheld). */
+  function drawLiveCounts(data) {
+    const win = data.windows?.last_60_min ?? Object.values(data.windows ?? {})[0];
+    const list = $('live-counts');
+    list.replaceChildren();
+    if (!win) return;
+    const byFeed = new Map();
+    for (const r of win.rows) {
+      const c = byFeed.get(r.source) ?? { value: 0, hidden: 0 };
+      if (r.suppressed || typeof r.value !== 'number') c.hidden += 1;
+      else c.value += r.value;
+      byFeed.set(r.source, c);
+    }
+    const order = sources.map((s) => s.name);
+    for (const [feed, c] of [...byFeed.entries()].sort((a, b) => order.indexOf(a[0]) - order.indexOf(b[0]))) {
+      const source = sources.find((s) => s.name === feed);
+      const text = t('live.count', { feed: source?.label?.[LANG] ?? feed, value: NUM.format(c.value) })
+        + (c.hidden ? ` ${t('live.hidden', { n: c.hidden })}` : '');
+      list.append(el('li', { className: 'live-count', textContent: text }));
+    }
+    state.liveFeeds = byFeed.size;
+  }
+
+  /** The last hour's incidents of the feeds that just received records (field reports,
+   * police log…), outlined over the choropleth: what arrives shows on the map at once. The
+   * shapes come from the situation map route, so the role's level and threshold apply. */
+  let overlaySeq = 0;
+  const overlayFeeds = new Set();
+  function scheduleLiveOverlay(data) {
+    const rows = Object.values(data.windows ?? {}).flatMap((w) => w.rows);
+    const arrived = (data.arrived ?? []).filter((a) => a.stored > 0).map((a) => a.feed);
+    for (const feed of [...arrived, ...rows.map((r) => r.source)]) {
+      const source = sources.find((s) => s.name === feed);
+      if (source?.kind === 'incidents') overlayFeeds.add(feed);
+    }
+    if (!overlayFeeds.size) return;
+    clearTimeout(scheduleLiveOverlay.pending);
+    scheduleLiveOverlay.pending = setTimeout(drawLiveOverlay, 200);
+  }
+
+  async function drawLiveOverlay() {
+    const seq = ++overlaySeq;
+    const map = window.belvedere.map;
+    const end = new Date(Date.now() + 60e3);
+    const start = new Date(end.getTime() - 61 * 60e3);
+    const params = { start: isoUtc(start), end: isoUtc(end), level: role === 'operator' ? 'cell' : 'zone', resolution: 9 };
+    try {
+      const parts = await Promise.all([...overlayFeeds].map((feed) => api('/situation/map', { params: { ...params, source: feed } })
+        .then((fc) => fc.features.map((f) => ({ ...f, properties: { ...f.properties, feed } })))));
+      if (seq !== overlaySeq) return;
+      const features = parts.flat().filter((f) => !f.properties.suppressed && f.properties.value > 0);
+      for (const f of features) {
+        if (!f.geometry && zoneNames.has(f.properties.place)) {
+          f.geometry = zones.features.find((z) => z.properties.zone_id === f.properties.place).geometry;
+        }
+      }
+      map.getSource('live').setData({ type: 'FeatureCollection', features: features.filter((f) => f.geometry) });
+      state.liveOverlay = features.length;
+      state.liveOverlayFeeds = [...new Set(features.map((f) => f.properties.feed))].sort();
+    } catch (err) {
+      if (err.status === 401) stopLive();
+    }
+  }
+
+  function scheduleAlerts() {
+    if (!ALERT_READERS.includes(role)) return;
+    clearTimeout(scheduleAlerts.pending);
+    scheduleAlerts.pending = setTimeout(loadAlerts, 150);
+    // A safety net if the stream is down: look again every 30 s.
+    if (!alertsTimer) alertsTimer = setInterval(loadAlerts, 30000);
+  }
+
+  async function loadAlerts() {
+    const seq = ++alertsSeq;
+    try {
+      const data = await api('/alerts');
+      if (seq !== alertsSeq) return;
+      drawAlerts(data);
+    } catch (err) {
+      if (err.status === 401) {
+        stopLive();
+        showLogin(t('login.error.expired'));
+      } else {
+        $('live-status').textContent = t('error.load', { detail: err.message });
+      }
+    }
+  }
+
+  function placeLabel(alert) {
+    if (zoneNames.has(alert.place)) return zoneNames.get(alert.place);
+    const zone = alert.zone && zoneNames.has(alert.zone) ? ` (${zoneNames.get(alert.zone)})` : '';
+    return `${t('popup.cell', { cell: alert.place })}${zone}`;
+  }
+
+  function drawAlerts(data) {
+    const list = $('alerts');
+    const active = data.alerts.filter((a) => a.status === 'open' || a.status === 'acknowledged');
+    const openIds = active.map((a) => a.alert_id);
+    // Keep a reason being typed: redraw only the alerts whose state changed.
+    const typing = list.querySelector('form.reason-form');
+    if (typing && openIds.includes(Number(typing.dataset.alertId))) {
+      state.alerts = active.map((a) => ({ id: a.alert_id, status: a.status }));
+      return;
+    }
+    list.replaceChildren();
+    if (!active.length) list.append(el('li', { className: 'alert-none', textContent: t('alerts.none') }));
+    for (const a of active) list.append(alertItem(a));
+    state.alerts = active.map((a) => ({ id: a.alert_id, status: a.status }));
+    state.alertsLoaded = (state.alertsLoaded ?? 0) + 1;
+    $('alerts-count').textContent = t('alerts.count', { n: active.filter((a) => a.status === 'open').length });
+  }
+
+  function alertItem(a) {
+    const source = sources.find((s) => s.name === a.feed);
+    const item = el('li', { className: `alert alert-${a.status}` });
+    item.dataset.alertId = String(a.alert_id);
+    item.dataset.status = a.status;
+    const figures = a.observed == null
+      ? t('alerts.withheld')
+      : t('alerts.figures', { observed: NUM.format(a.observed), expected: NUM.format(Math.round(a.expected * 10) / 10) });
+    item.append(
+      el('strong', { textContent: `${source?.label?.[LANG] ?? a.feed} — ${placeLabel(a)}` }),
+      el('span', { className: 'alert-line', textContent: `${figures} · ${fmtDateTime(wallOfIso(a.window_start))}–${fmtHour(wallOfIso(a.window_end))}` }),
+      el('span', { className: 'alert-line muted', textContent: t(`alerts.method.${a.method}`) + (a.updates > 1 ? ` · ${t('alerts.updates', { n: a.updates })}` : '') }),
+    );
+    if (a.status === 'acknowledged') {
+      item.append(el('span', { className: 'alert-line', textContent: t('alerts.acked', { who: a.acknowledged_by, reason: a.acknowledge_reason }) }));
+    }
+    if (role === 'operator') {
+      const actions = el('div', { className: 'alert-actions' });
+      const verbs = a.status === 'open' ? ['acknowledge', 'dismiss'] : ['close', 'dismiss'];
+      for (const verb of verbs) {
+        const button = el('button', { type: 'button', className: `alert-${verb}`, textContent: t(`alerts.${verb}`) });
+        button.addEventListener('click', () => askReason(item, a, verb));
+        actions.append(button);
+      }
+      item.append(actions);
+    }
+    return item;
+  }
+
+  /** The reason form under an alert: required, then the action, then the feed again. */
+  function askReason(item, alert, verb) {
+    item.querySelector('form.reason-form')?.remove();
+    const id = `reason-${alert.alert_id}`;
+    const input = el('input', { id, name: 'reason', required: true, maxLength: 500, autocomplete: 'off' });
+    const error = el('span', { className: 'error', role: 'alert' });
+    const form = el('form', { className: 'reason-form' },
+      el('label', { htmlFor: id, textContent: t(`alerts.reason.${verb}`) }), input,
+      el('button', { type: 'submit', className: 'reason-submit', textContent: t(`alerts.${verb}`) }),
+      el('button', { type: 'button', className: 'reason-cancel', textContent: t('alerts.cancel') }),
+      error);
+    form.dataset.alertId = String(alert.alert_id);
+    form.querySelector('.reason-cancel').addEventListener('click', () => {
+      form.remove();
+      loadAlerts();
+    });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const reason = input.value.trim();
+      if (!reason) {
+        error.textContent = t('alerts.reason_needed');
+        input.focus();
+        return;
+      }
+      try {
+        await api(`/alerts/${alert.alert_id}/${verb}`, { method: 'POST', json: { reason } });
+        form.remove();
+        $('live-status').textContent = t(`alerts.done.${verb}`);
+        await loadAlerts();
+      } catch (err) {
+        error.textContent = t('error.load', { detail: err.message });
+      }
+    });
+    item.append(form);
+    input.focus();
+  }
 
   // ---- events view --------------------------------------------------------------------------
   // Every planned event of the data period (widened by a day on each side); a click on one
@@ -845,7 +1116,110 @@
 
   // ---- loading a selection ------------------------------------------------------------------
 
+  /** Draw a FeatureCollection of places (`value`, `suppressed`) as the choropleth with its
+   * legend; zone answers without geometry take the zone's own. Returns the numeric values. */
+  function showPlaces(fc, source) {
+    const map = window.belvedere.map;
+    for (const f of fc.features) {
+      if (!f.geometry && zoneNames.has(f.properties.place)) {
+        f.geometry = zones.features.find((z) => z.properties.zone_id === f.properties.place).geometry;
+      }
+    }
+    const values = fc.features.map((f) => f.properties.value).filter((v) => typeof v === 'number');
+    const suppressedCount = fc.features.filter((f) => f.properties.suppressed).length;
+    const classes = values.length ? classBreaks(values) : null;
+    map.getSource('choropleth').setData(fc);
+    if (classes) map.setPaintProperty('choropleth-fill', 'fill-color', fillColor(classes));
+    drawLegend(source, classes, suppressedCount, fc.k);
+    return values;
+  }
+
+  // ---- the hour scrubber: the past 7 days observed, the next 24 hours forecast ---------------
+  // 0 is the hour that starts at the end of the data held (now, when live); negative hours are
+  // observed, positive ones forecast. Off (the whole window shown) until the operator moves it.
+
+  const SCRUB_PAST = 168;
+  const SCRUB_FUTURE = 23;
+  let scrubSeq = 0;
+  let forecastCache = null; // { key, data }
+
+  function nowHourWall() {
+    return dataPeriod ? Math.floor(wallOfIso(dataPeriod.end) / HOUR) * HOUR : null;
+  }
+
+  function setupScrubber() {
+    const input = $('scrubber');
+    const source = sources.find((s) => s.name === readControls().source);
+    const forecastable = source?.kind === 'incidents';
+    input.min = String(-SCRUB_PAST);
+    input.max = String(forecastable ? SCRUB_FUTURE : -1);
+    $('scrubber-note').textContent = forecastable ? t('scrubber.note') : t('scrubber.no_forecast');
+  }
+
+  function scrubLabel(offset) {
+    const at = nowHourWall() + offset * HOUR;
+    const when = fmtDateTime(at);
+    return offset < 0 ? t('scrubber.observed', { when }) : t('scrubber.forecast', { when });
+  }
+
+  async function scrubTo(offset) {
+    const seq = ++scrubSeq;
+    const sel = readControls();
+    const source = sources.find((s) => s.name === sel.source);
+    $('scrubber-out').textContent = scrubLabel(offset);
+    $('scrubber').setAttribute('aria-valuetext', scrubLabel(offset));
+    $('scrubber-reset').hidden = false;
+    setReady('0');
+    try {
+      let fc;
+      const params = { source: sel.source, level: sel.level };
+      if (sel.level === 'cell') params.resolution = sel.resolution;
+      if (offset < 0) {
+        const startWall = nowHourWall() + offset * HOUR;
+        fc = await api('/situation/map', { params: {
+          ...params, start: isoUtc(instantOf(startWall)), end: isoUtc(instantOf(startWall + HOUR)),
+        } });
+      } else {
+        const key = JSON.stringify(params);
+        if (forecastCache?.key !== key) {
+          forecastCache = { key, data: await api('/situation/forecast', { params: { ...params, hours: SCRUB_FUTURE + 1 } }) };
+        }
+        const data = forecastCache.data;
+        fc = { type: 'FeatureCollection', granted: data.granted, features: data.features.map((f) => ({
+          ...f, properties: { place: f.properties.place, value: f.properties.values[offset], suppressed: false },
+        })) };
+      }
+      if (seq !== scrubSeq) return;
+      const values = showPlaces(fc, source);
+      Object.assign(state, { scrub: offset, scrubMode: offset < 0 ? 'observed' : 'forecast',
+        featureCount: fc.features.length, nonNullCount: values.length, values });
+      await mapIdle(window.belvedere.map);
+      if (seq === scrubSeq) setReady('1');
+    } catch (err) {
+      if (seq !== scrubSeq) return;
+      if (err.status === 401) {
+        showLogin(t('login.error.expired'));
+        return;
+      }
+      showError(t('error.load', { detail: err.message }));
+      setReady('error');
+    }
+  }
+
+  function resetScrubber() {
+    scrubSeq++;
+    state.scrub = null;
+    state.scrubMode = null;
+    $('scrubber').value = '0';
+    $('scrubber-out').textContent = t('scrubber.off');
+    $('scrubber').setAttribute('aria-valuetext', t('scrubber.off'));
+    $('scrubber-reset').hidden = true;
+  }
+
   async function loadSelection() {
+    resetScrubber();
+    setupScrubber();
+    forecastCache = null;
     const seq = ++loadSeq;
     const map = window.belvedere.map;
     setReady('0');
@@ -867,21 +1241,9 @@
       ]);
       if (seq !== loadSeq) return; // a newer selection superseded this one
 
-      // A zone-level answer may leave geometry to the client: take the zone's own.
-      for (const f of fc.features) {
-        if (!f.geometry && zoneNames.has(f.properties.place)) {
-          f.geometry = zones.features.find((z) => z.properties.zone_id === f.properties.place).geometry;
-        }
-      }
-      const values = fc.features.map((f) => f.properties.value).filter((v) => typeof v === 'number');
-      const suppressedCount = fc.features.filter((f) => f.properties.suppressed).length;
-      const classes = values.length ? classBreaks(values) : null;
       const source = sources.find((s) => s.name === sel.source);
-
-      map.getSource('choropleth').setData(fc);
-      if (classes) map.setPaintProperty('choropleth-fill', 'fill-color', fillColor(classes));
+      const values = showPlaces(fc, source);
       map.getSource('events').setData(eventsGeojson(events));
-      drawLegend(source, classes, suppressedCount, fc.k);
       drawGranted(fc.granted, timeline.granted?.bin, fc.k ?? timeline.k, sel);
       const sourceLabel = source?.label?.[LANG] ?? sel.source;
       drawTimeline({ series: timeline.series, bin: timeline.granted?.bin, events, win, sourceLabel });
@@ -915,6 +1277,7 @@
   async function startDashboard(user) {
     showUser(user);
     if (dashboardStarted) {
+      startLive(user.role);
       await loadSelection();
       return;
     }
@@ -936,6 +1299,7 @@
       initControls(health);
       window.belvedere.map = await createMap();
       dashboardStarted = true;
+      startLive(user.role);
     } catch (err) {
       if (err.status === 401) {
         showLogin(t('login.error.expired'));
@@ -995,6 +1359,15 @@
       e.preventDefault();
       loadSelection();
     });
+    let scrubTimer = null;
+    $('scrubber').addEventListener('input', (e) => {
+      // Sliding fires many inputs: fetch once the hand rests (keyboard steps go at once).
+      const offset = Number(e.target.value);
+      $('scrubber-out').textContent = scrubLabel(offset);
+      clearTimeout(scrubTimer);
+      scrubTimer = setTimeout(() => scrubTo(offset), 120);
+    });
+    $('scrubber-reset').addEventListener('click', () => loadSelection());
     $('controls').addEventListener('change', (e) => {
       if (e.target.id === 'ctl-level') $('ctl-resolution').disabled = e.target.value !== 'cell';
       if (e.target.id === 'ctl-start' && !e.target.value) return; // half-typed date

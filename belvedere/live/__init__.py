@@ -1,0 +1,1 @@
+"""belvedere.live: real-time ingestion and the live picture (docs/live.md)."""

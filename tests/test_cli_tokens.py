@@ -1,0 +1,57 @@
+"""``belvedere tokens`` and ``belvedere users list`` end to end, audited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from belvedere.cli import app
+from belvedere.privacy.tokens import bearer_actor
+from belvedere.store.duckdb_store import DuckDBStore
+
+WIDE = {"COLUMNS": "200"}
+
+
+def test_tokens_create_prints_the_token_once_then_list_and_revoke(tmp_path: Path) -> None:
+    store = str(tmp_path / "t.duckdb")
+    runner = CliRunner()
+    made = runner.invoke(app, ["tokens", "create", "bridge", "--days", "7", "--store", store],
+                         env=WIDE)
+    assert made.exit_code == 0, made.output
+    token = made.output.strip().splitlines()[-1]
+    assert token.startswith("bvd_")
+    db = DuckDBStore(store)
+    assert bearer_actor(db, token).username == "token:bridge"
+    db.close()
+    listed = runner.invoke(app, ["tokens", "list", "--store", store], env=WIDE)
+    assert listed.exit_code == 0 and "bridge" in listed.output and "live" in listed.output
+    assert token not in listed.output
+    twice = runner.invoke(app, ["tokens", "create", "bridge", "--store", store], env=WIDE)
+    assert twice.exit_code == 2 and "exists already" in twice.output
+    revoked = runner.invoke(app, ["tokens", "revoke", "bridge", "--store", store], env=WIDE)
+    assert revoked.exit_code == 0, revoked.output
+    listed = runner.invoke(app, ["tokens", "list", "--store", store], env=WIDE)
+    assert "revoked" in listed.output
+    unknown = runner.invoke(app, ["tokens", "revoke", "nobody", "--store", store], env=WIDE)
+    assert unknown.exit_code == 2 and "no unrevoked API token" in unknown.output
+    db = DuckDBStore(store)
+    resources = [(r.action, json.loads(r.what)["resource"]) for r in db.audit_rows()]
+    db.close()
+    assert resources == [("administration", "api_token"), ("consultation", "api_tokens"),
+                         ("administration", "api_token"), ("consultation", "api_tokens")]
+
+
+def test_users_list_is_recorded_in_the_access_log(tmp_path: Path) -> None:
+    store = str(tmp_path / "u.duckdb")
+    runner = CliRunner()
+    runner.invoke(app, ["users", "add", "alice", "--role", "analyst", "--password-stdin",
+                        "--store", store], input="a-long-password\n")
+    listed = runner.invoke(app, ["users", "list", "--store", store], env=WIDE)
+    assert listed.exit_code == 0 and "alice" in listed.output
+    db = DuckDBStore(store)
+    (line,) = db.audit_rows()
+    db.close()
+    assert (line.role, line.purpose, line.rows_released) == ("admin", "account_administration", 1)
+    assert line.actor.startswith("cli:") and json.loads(line.what) == {"resource": "users"}
