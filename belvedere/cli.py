@@ -326,6 +326,11 @@ def _start_live(store: Path, mqtt: str, gtfs_rt: str) -> tuple[DuckDBStore, Live
         live.start(mqtt=mqtt or None, gtfs_rt=gtfs_rt or None)
     except BelvedereError as exc:
         _fail(exc)
+    try:
+        live.watch_alerts()
+        console.print("alerts: the anomaly detector watches what arrives (docs/models.md)")
+    except ConfigError as exc:  # no recent history (a demo of 2024): serve without alerts
+        console.print(f"[yellow]warning:[/yellow] no live alerts: {exc}")
     if mqtt:
         console.print(f"MQTT bridge: {mqtt}, topics {setting('mqtt_prefix')}/…, client id "
                       f"{setting('mqtt_client_id')}")

@@ -137,6 +137,8 @@ class LiveIngestor:
         self._sources: dict[str, tuple[Source, PayloadFormat]] = {}
         self._lock = threading.Lock()
         self._names = itertools.count(1)
+        self.committed: list[Callable[[], None]] = []
+        """Called after every committed batch (e.g. the live anomaly detector's poke)."""
 
     # -- feeds ---------------------------------------------------------------------------------
 
@@ -279,6 +281,8 @@ class LiveIngestor:
                          .unique("source_id", keep="first", maintain_order=True).to_arrow())
             ids.extend(keys)
         self.hub.publish([Arrival.of(batch, ids)], new)
+        for hook in self.committed:
+            hook()
         return LiveResult(batch.source, [batch], ids)
 
     def _stage(self, source: Source, fmt: PayloadFormat, content: bytes) -> Path:

@@ -24,6 +24,7 @@ from belvedere.live.hub import LiveHub, LiveUpdate
 from belvedere.live.ingest import LiveIngestor
 from belvedere.live.mqtt import MqttBridge
 from belvedere.live.poller import GtfsRtPoller
+from belvedere.live.watch import AlertWatch
 from belvedere.settings import SETTINGS, setting
 from belvedere.store.base import Store
 
@@ -55,6 +56,7 @@ class LiveService:
         self.poller: GtfsRtPoller | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.watch: AlertWatch | None = None
 
     @classmethod
     def from_settings(cls, store: Store, *, hub: LiveHub | None = None) -> LiveService:
@@ -98,11 +100,26 @@ class LiveService:
                                        interval=float(setting("gtfs_rt_interval_s")))
             self.poller.start()
 
+    def watch_alerts(self, watch: AlertWatch | None = None) -> AlertWatch:
+        """Run the anomaly detector after every committed batch (:mod:`belvedere.live.watch`);
+        fitted here on the weeks before now.
+
+        Raises:
+            ConfigError: the store has less than a week of data before now.
+        """
+        self.watch = watch or AlertWatch(self.store, self.hub)
+        self.watch.start()
+        self.ingestor.committed.append(self.watch.poke)
+        return self.watch
+
     def stop(self) -> None:
-        """Stop the bridge (after committing and acknowledging what it holds), the poller and
-        the clock, and end the open streams."""
+        """Stop the bridge (after committing and acknowledging what it holds), the poller,
+        the alert watch and the clock, and end the open streams."""
         if self.bridge is not None:
             self.bridge.stop()
+        if self.watch is not None:
+            self.ingestor.committed.remove(self.watch.poke)
+            self.watch.stop()
         if self.poller is not None:
             self.poller.stop()
         self._stop.set()

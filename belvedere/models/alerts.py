@@ -1,8 +1,10 @@
 """④ Alerts: the detector's candidates become alerts that a person handles.
 
 **One wave, one alert.** A candidate (:meth:`AnomalyDetector.detect`) is matched to the
-alerts still *active* for the same feed, category and area — the arrondissement of its place
-(the place itself when outside every arrondissement). An alert is active while it is ``open``
+alerts still *active* for the same feed and category whose area overlaps its own — the
+arrondissement of its place (the place itself when outside every arrondissement) and, for cells
+and space-time clusters, the arrondissement of each cell (a cluster on a boundary and the
+arrondissement test that saw the same records are one wave). An alert is active while it is ``open``
 or ``acknowledged`` and the detector updated it less than ``cooldown`` ago, or when it was
 ``dismissed`` less than ``cooldown`` ago (the person judged the wave harmless: it is not
 raised again at once). A matched candidate updates the alert — its window is extended, the
@@ -27,11 +29,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+import h3
+import numpy as np
 import polars as pl
 
 from belvedere.errors import ConfigError
+from belvedere.grid.zones import arrondissements, assign_zones
 from belvedere.store.base import AlertRow, Store
 
 COOLDOWN = timedelta(hours=3)
@@ -66,9 +72,29 @@ def transition(alert: AlertRow, action: str, *, by: str, reason: str, at: dateti
                                close_reason=reason)
 
 
-def _area(row: dict[str, Any] | AlertRow) -> tuple[str, str, str]:
+def _area(row: dict[str, Any] | AlertRow) -> tuple[str, str, frozenset[str]]:
+    """Feed, category and the arrondissements a candidate or alert touches: its own zone (the
+    place itself outside every zone) and, for cells and clusters, the zone of each cell's
+    centre — so that a space-time cluster straddling a boundary and the arrondissement test
+    that saw the same records are one wave."""
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    return str(get("feed")), str(get("category")), str(get("zone") or get("place"))
+    zones = {str(get("zone") or get("place"))}
+    zones.update(z for z in map(_cell_zone, get("places") or ()) if z)
+    return str(get("feed")), str(get("category")), frozenset(zones)
+
+
+@lru_cache(maxsize=4096)
+def _cell_zone(place: str) -> str | None:
+    """The arrondissement of an H3 cell's centre; ``None`` for what is not a cell."""
+    if not h3.is_valid_cell(place):
+        return None
+    lat, lon = h3.cell_to_latlng(place)
+    zone = assign_zones(arrondissements(), np.array([lat]), np.array([lon]))[0]
+    return str(zone) if zone else None
+
+
+def _same_wave(a: tuple[str, str, frozenset[str]], b: tuple[str, str, frozenset[str]]) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and bool(a[2] & b[2])
 
 
 def _active(alert: AlertRow, now: datetime, cooldown: timedelta) -> bool:
@@ -111,32 +137,37 @@ def record_candidates(store: Store, candidates: pl.DataFrame, now: datetime, *,
     result = Recorded()
     if not candidates.height:
         return result
-    active: dict[tuple[str, str, str], AlertRow] = {}
-    for alert in store.alerts(since=now - cooldown - timedelta(days=1)):
-        if _active(alert, now, cooldown):
-            active.setdefault(_area(alert), alert)
-    changed: dict[tuple[str, str, str], AlertRow] = {}
-    fresh: dict[tuple[str, str, str], AlertRow] = {}
+    # Each wave: its area and its alert, already stored (active) or new in this pass (fresh).
+    waves: list[tuple[tuple[str, str, frozenset[str]], AlertRow, bool]] = [
+        (_area(alert), alert, False)
+        for alert in store.alerts(since=now - cooldown - timedelta(days=1))
+        if _active(alert, now, cooldown)]
+    changed: dict[int, AlertRow] = {}
     for cand in candidates.sort("p_value").iter_rows(named=True):
-        key = _area(cand)
-        known = fresh.get(key) or changed.get(key) or active.get(key)
-        if known is not None and known.status == "dismissed":
-            continue
-        if known is None:
-            fresh[key] = AlertRow(
+        area = _area(cand)
+        at = next((i for i, (key, _, _) in enumerate(waves) if _same_wave(key, area)), None)
+        if at is None:
+            waves.append((area, AlertRow(
                 alert_id=0, feed=cand["feed"], category=cand["category"], level=cand["level"],
                 place=cand["place"], zone=cand["zone"], places=tuple(cand["places"]),
                 method=cand["method"], window_start=cand["window_start"],
                 window_end=cand["window_end"], observed=cand["observed"],
                 expected=cand["expected"], p_value=cand["p_value"], q_value=cand["q_value"],
-                score=cand["score"], status="open", opened_at=now, updated_at=now)
-        elif key in fresh:
-            fresh[key] = dataclasses.replace(merge(fresh[key], cand, now), updates=0)
+                score=cand["score"], status="open", opened_at=now, updated_at=now), True))
+            continue
+        key, known, fresh = waves[at]
+        if known.status == "dismissed":
+            continue
+        merged = merge(known, cand, now)
+        if fresh:
+            merged = dataclasses.replace(merged, updates=0)
         else:
-            changed[key] = merge(known, cand, now)
+            changed[at] = merged
+        waves[at] = ((key[0], key[1], key[2] | area[2]), merged, fresh)
     for alert in changed.values():
         store.update_alert(alert)
         result.updated.append(alert)
-    for alert in fresh.values():
-        result.opened.append(store.open_alert(alert))
+    for _, alert, fresh in waves:
+        if fresh:
+            result.opened.append(store.open_alert(alert))
     return result

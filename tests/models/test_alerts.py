@@ -131,3 +131,23 @@ def test_lifecycle_needs_a_person_a_reason_and_the_right_order(store: DuckDBStor
     store.update_alert(closed)
     assert store.alert(alert.alert_id) == closed
     assert store.alerts("closed") == [closed] and store.alerts("open") == []
+
+
+def test_a_cluster_straddling_a_boundary_joins_the_zone_alert_of_its_cells(
+        store: DuckDBStore) -> None:
+    """The scan's cluster is attributed to the zone of its centre cell (here 13206) while the
+    records are in 13201: both are one wave, as the cluster's cells reach 13201."""
+    import h3
+
+    from belvedere.models.alerts import _cell_zone
+
+    inside = h3.latlng_to_cell(43.2980, 5.3800, 8)  # La Canebière, 13201
+    ring = [c for c in h3.grid_disk(inside, 1) if _cell_zone(c) != "13201"]
+    assert _cell_zone(inside) == "13201" and ring, "a ring cell lies across the boundary"
+    done = record_candidates(store, frame(
+        candidate(T0),
+        candidate(T0, level="cluster", place=ring[0], zone=_cell_zone(ring[0]), p=1e-9,
+                  places=[ring[0], inside])), T0)
+    assert len(done.opened) == 1
+    (alert,) = store.alerts()
+    assert set(alert.places) >= {"13201", inside, ring[0]}

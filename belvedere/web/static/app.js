@@ -757,7 +757,7 @@
   function scheduleAlerts() {
     if (!ALERT_READERS.includes(role)) return;
     clearTimeout(scheduleAlerts.pending);
-    scheduleAlerts.pending = setTimeout(loadAlerts, 150);
+    scheduleAlerts.pending = setTimeout(loadAlerts, 50);
     // A safety net if the stream is down: look again every 30 s.
     if (!alertsTimer) alertsTimer = setInterval(loadAlerts, 30000);
   }
