@@ -141,8 +141,9 @@ def resolve_window(
             UTC)
     if start is None:
         start = end - DEFAULT_WINDOW
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    # In UTC whatever offset was given: the store's engine knows zone names, not "+02:00".
+    start = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
+    end = (end if end.tzinfo else end.replace(tzinfo=UTC)).astimezone(UTC)
     if end <= start or end - start > MAX_WINDOW:
         raise ConfigError(f"the window must be positive and at most {MAX_WINDOW.days} days")
     return start, end

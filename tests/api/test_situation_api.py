@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +161,37 @@ def test_each_answered_request_leaves_one_audit_line_shown_by_audit_tail(
     for row in after[-3:]:
         assert f"│ {row.seq} " in result.output
     assert result.output.count("ana") >= 3 and "analysis" in result.output
+
+
+def test_zone_drill_down_fills_quiet_hours_and_averages_the_same_hour_of_past_weeks(
+        city_store: DuckDBStore) -> None:
+    from belvedere.privacy.users import add_user
+
+    add_user(city_store, "drill-op", "drill-operator-pw", role="operator")
+    with TestClient(create_app(city_store)) as client:
+        client.post("/api/v1/auth/login", data={"username": "drill-op",
+                                                "password": "drill-operator-pw"})
+        period_end = city_store.data_period()[1]  # type: ignore[index]
+        end = period_end.replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=1)
+        answer = client.get("/api/v1/situation/zone/13201",
+                            params={"start": start.isoformat(), "end": end.isoformat()})
+        unknown = client.get("/api/v1/situation/zone/99999")
+        hourly = client.get("/api/v1/situation", params={
+            "source": "police_log", "level": "zone", "zone": "13201", "bin": "hour",
+            "start": (start - timedelta(days=7)).isoformat(), "end": end.isoformat()}).json()
+    assert answer.status_code == 200 and unknown.status_code == 422
+    data = answer.json()
+    police = next(f for f in data["feeds"] if f["source"] == "police_log")
+    assert len(police["bins"]) == 24  # every hour, quiet ones as 0
+    assert all(isinstance(b["observed"], float) for b in police["bins"])
+    # Observed matches the situation's own figures, and the expected value of an hour is the
+    # mean over the weeks with data (here a 14-day city: one week before).
+    counts: dict[str, float] = {}
+    for r in hourly["rows"]:
+        counts[r["bin_start"]] = counts.get(r["bin_start"], 0.0) + r["value"]
+    for b in police["bins"]:
+        assert b["observed"] == counts.get(b["bin_start"], 0.0)
+        at = datetime.fromisoformat(b["bin_start"])
+        week_before = (at - timedelta(days=7)).isoformat()
+        assert b["expected"] == pytest.approx(counts.get(week_before, 0.0))

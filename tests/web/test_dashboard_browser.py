@@ -252,6 +252,27 @@ def test_an_operators_basemap_is_drawn_under_the_figures_from_the_app_itself(
 
 
 @pytest.mark.browser
+def test_zone_drill_down_charts_every_feed_observed_against_expected(
+    open_session: Any, users: dict[str, tuple[str, str]]
+) -> None:
+    session = open_session(users["operator"])
+    page = session.page
+    page.select_option("#drill-zone", "13201")
+    page.wait_for_function("() => window.belvedere.state.drillZone === '13201'")
+    charts = page.locator("#drill-charts figure.drill-chart")
+    assert charts.count() >= 5
+    sources = page.eval_on_selector_all("#drill-charts figure",
+                                        "fs => fs.map((f) => f.dataset.source)")
+    assert "police_log" in sources and "mobile_presence" in sources
+    label = page.get_attribute("#drill-charts figure[data-source=police_log] svg", "aria-label")
+    assert label and "observés" in label and "attendus" in label
+    # The dashed expected line and the observed line are both drawn.
+    assert page.locator("figure[data-source=police_log] polyline.drill-observed").count() == 1
+    assert page.locator("figure[data-source=police_log] polyline.drill-expected").count() == 1
+    session.watch.assert_clean()
+
+
+@pytest.mark.browser
 def test_language_switch_keeps_the_session_and_translates_the_page(
     open_session: Any, users: dict[str, tuple[str, str]]
 ) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
@@ -13,11 +14,12 @@ from belvedere.api.schemas import SituationPublic, TimelinePublic
 from belvedere.errors import ConfigError
 from belvedere.grid.cells import cells_geojson, str_to_cell
 from belvedere.grid.zones import arrondissements, zones_geojson
-from belvedere.privacy.release import Actor, Release, release
-from belvedere.sources.base import get_source
+from belvedere.privacy.release import Actor, Release, release, store_status
+from belvedere.sources.base import get_source, registry
 from belvedere.store.base import Bin, Level, SituationQuery
 
 router = APIRouter(prefix="/situation", tags=["situation"])
+CITY_TZ = ZoneInfo("Europe/Paris")
 
 def situation_query(
     store: StoreDep,
@@ -94,3 +96,71 @@ def situation_timeline(store: StoreDep, actor: Reader, query: QueryDep,
               for r in rel.table.to_pylist()]
     return {"granted": _granted(rel), "k": rel.k, "source": q.sources[0], "series": series}
 
+
+
+BASELINE_WEEKS = 4
+"""The zone drill-down's expected value: the mean of the same local hour (or day) of week over
+this many weeks before (the seasonal-naive baseline, from the same released figures)."""
+
+
+@router.get("/zone/{zone_id}")
+def zone_drilldown(zone_id: str, store: StoreDep, actor: Reader,
+                   start: Annotated[datetime | None, Query()] = None,
+                   end: Annotated[datetime | None, Query()] = None,
+                   purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
+    """One arrondissement, every feed, bin by bin over the window: the observed figure and the
+    expected one (mean of the same hour of week over the 4 weeks before), as the caller's role
+    may see them (suppressed bins are neither shown nor used as a reference)."""
+    names = {z.zone_id: z.name for z in arrondissements()}
+    if zone_id not in names:
+        raise ConfigError(f"unknown arrondissement {zone_id!r}; zones: {', '.join(names)}")
+    window = resolve_window(store, start, end)
+    metrics = tuple(sorted({s.info.metric for s in registry().values()}))
+    query = SituationQuery(start=window[0] - timedelta(weeks=BASELINE_WEEKS), end=window[1],
+                           level="zone", bin="hour", zones=(zone_id,), metrics=metrics,
+                           by_category=False)
+    rel = release(store, query, actor, purpose)
+    # Each feed's primary metric (a camera's people count, not its density).
+    primary = {name: src.info.metric for name, src in registry().items()}
+    rows = [r for r in rel.table.to_pylist()
+            if r["place"] == zone_id and primary.get(r["source"]) == r["metric"]]
+    value = {(r["source"], r["bin_start"]): (None if r["suppressed"] else r["value"])
+             for r in rows}
+    hidden = {(r["source"], r["bin_start"]) for r in rows if r["suppressed"]}
+    step, week = (timedelta(hours=1) if rel.granted.bin == "hour" else timedelta(days=1),
+                  timedelta(days=7))
+    first = window[0].astimezone(CITY_TZ).replace(tzinfo=None)
+    first = first.replace(minute=0, second=0, microsecond=0)
+    if rel.granted.bin != "hour":
+        first = first.replace(hour=0)
+    last = window[1].astimezone(CITY_TZ).replace(tzinfo=None)
+    bins = []
+    while first < last:
+        bins.append(first)
+        first += step
+    # Before the data held nothing is known (not zero).
+    period = store_status(store)["data_period"]
+    held_from = (datetime.fromisoformat(str(period["start"])).astimezone(CITY_TZ)
+                 .replace(tzinfo=None) if isinstance(period, dict) else bins[0])
+    feeds: dict[str, list[dict[str, Any]]] = {}
+    for source in sorted({r["source"] for r in rows}):
+        # An incident feed with no row in a bin had no incident there; a measurement feed
+        # with none had no measurement (unknown).
+        counted = get_source(source).info.kind == "incidents"
+
+        def figure(at: datetime, source: str = source, counted: bool = counted) -> float | None:
+            if (source, at) in value:
+                return value[(source, at)]
+            return 0.0 if counted and at >= held_from else None
+
+        out = []
+        for at in bins:
+            refs = [figure(at - k * week) for k in range(1, BASELINE_WEEKS + 1)]
+            known = [v for v in refs if v is not None]
+            out.append({"bin_start": at, "observed": figure(at),
+                        "suppressed": (source, at) in hidden,
+                        "expected": sum(known) / len(known) if known else None})
+        feeds[source] = out
+    return {"zone": zone_id, "name": names[zone_id], "granted": _granted(rel), "k": rel.k,
+            "baseline_weeks": BASELINE_WEEKS,
+            "feeds": [{"source": src, "bins": bins} for src, bins in feeds.items()]}

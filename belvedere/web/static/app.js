@@ -644,6 +644,77 @@
   }
 
 
+  // ---- zone drill-down: every feed of one arrondissement, observed against expected ----------
+  // A click on an arrondissement (or the select, by keyboard, or an alert's button) draws one
+  // small chart per feed over the chosen window: the released figures, and the mean of the same
+  // hour of week over the 4 weeks before (dashed).
+
+  let drillSeq = 0;
+
+  function fillDrillZones() {
+    const select = $('drill-zone');
+    for (const [id, name] of [...zoneNames.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+      select.append(el('option', { value: id, textContent: name }));
+    }
+    select.addEventListener('change', () => select.value && openDrill(select.value));
+  }
+
+  async function openDrill(zoneId) {
+    const seq = ++drillSeq;
+    $('drill-zone').value = zoneId;
+    const sel = readControls();
+    const startWall = Date.parse(`${sel.start}T00:00:00Z`);
+    const params = { start: isoUtc(instantOf(startWall)), end: isoUtc(instantOf(startWall + sel.days * DAY)) };
+    $('drill-note').textContent = t('status.loading');
+    try {
+      const data = await api(`/situation/zone/${encodeURIComponent(zoneId)}`, { params });
+      if (seq !== drillSeq) return;
+      drawDrill(data);
+      state.drillZone = zoneId;
+      state.drillFeeds = data.feeds.length;
+    } catch (err) {
+      if (seq === drillSeq) $('drill-note').textContent = t('error.load', { detail: err.message });
+    }
+  }
+
+  function drawDrill(data) {
+    const box = $('drill-charts');
+    box.replaceChildren();
+    $('drill-note').textContent = t('drill.note', { name: data.name, weeks: data.baseline_weeks })
+      + (data.k != null ? ` ${t('drill.k', { k: data.k })}` : '');
+    const order = sources.map((s) => s.name);
+    const feeds = [...data.feeds].sort((a, b) => order.indexOf(a.source) - order.indexOf(b.source));
+    for (const feed of feeds) {
+      const source = sources.find((s) => s.name === feed.source);
+      const name = source?.label?.[LANG] ?? feed.source;
+      const figure = el('figure', { className: 'drill-chart' });
+      figure.dataset.source = feed.source;
+      const observed = feed.bins.map((b) => b.observed);
+      const expected = feed.bins.map((b) => b.expected);
+      const values = [...observed, ...expected].filter((v) => typeof v === 'number');
+      const max = Math.max(1, ...values);
+      const W = 320, H = 90, pad = 4;
+      const chart = document.createElementNS(SVG_NS, 'svg');
+      chart.setAttribute('viewBox', `0 0 ${W} ${H}`);
+      chart.setAttribute('role', 'img');
+      const total = (xs) => xs.reduce((a, v) => a + (typeof v === 'number' ? v : 0), 0);
+      chart.setAttribute('aria-label', t('drill.chart_label', {
+        feed: name, observed: NUM.format(Math.round(total(observed))), expected: NUM.format(Math.round(total(expected))),
+      }));
+      const x = (i) => pad + (i * (W - 2 * pad)) / Math.max(1, feed.bins.length - 1);
+      const y = (v) => H - pad - (v / max) * (H - 2 * pad);
+      const line = (vals) => vals.map((v, i) => (typeof v === 'number' ? `${x(i)},${y(v)}` : null))
+        .filter(Boolean).join(' ');
+      svg('polyline', { points: line(expected), class: 'drill-expected' }, chart);
+      svg('polyline', { points: line(observed), class: 'drill-observed' }, chart);
+      feed.bins.forEach((b, i) => {
+        if (b.suppressed) svg('rect', { x: x(i) - 1.5, y: pad, width: 3, height: H - 2 * pad, class: 'drill-suppressed' }, chart);
+      });
+      figure.append(el('figcaption', { textContent: name }), chart);
+      box.append(figure);
+    }
+  }
+
   // ---- live supervision: the stream, the last hour's counts, the alert feed ------------------
   // The server pushes the live picture (Server-Sent Events) at every committed batch; each
   // message also refreshes the alerts, which the detector records as the data arrive. Alerts
@@ -817,6 +888,11 @@
     );
     if (a.status === 'acknowledged') {
       item.append(el('span', { className: 'alert-line', textContent: t('alerts.acked', { who: a.acknowledged_by, reason: a.acknowledge_reason }) }));
+    }
+    if (a.zone && zoneNames.has(a.zone)) {
+      const look = el('button', { type: 'button', className: 'alert-drill linkish', textContent: t('alerts.drill') });
+      look.addEventListener('click', () => openDrill(a.zone));
+      item.append(look);
     }
     if (role === 'operator') {
       const actions = el('div', { className: 'alert-actions' });
@@ -1299,6 +1375,11 @@
       initControls(health);
       window.belvedere.map = await createMap();
       dashboardStarted = true;
+      fillDrillZones();
+      window.belvedere.map.on('click', 'zones-fill', (e) => {
+        const zone = e.features?.[0]?.properties?.zone_id;
+        if (zone) openDrill(zone);
+      });
       startLive(user.role);
     } catch (err) {
       if (err.status === 401) {
