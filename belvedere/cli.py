@@ -1,5 +1,5 @@
 """The command line: ``belvedere demo · simulate · ingest · situation · serve · users · tokens
-· audit · detect · alerts``.
+· audit · detect · alerts · purge · dossier``.
 
 Human-facing figures (``situation``, ``alerts``) go through the release gate like the API's.
 """
@@ -7,6 +7,7 @@ Human-facing figures (``situation``, ``alerts``) go through the release gate lik
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,13 +16,25 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import h3
 import polars as pl
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from belvedere.errors import BelvedereError, ConfigError
+from belvedere.errors import AuditLogBroken, BelvedereError, ConfigError
 from belvedere.live.service import DEFAULT_BROKER, LiveService
 from belvedere.privacy import audit
+from belvedere.privacy.access_log import consistency, inclusion, published_head, read_lines
+from belvedere.privacy.deployment import (
+    DEMO_USERS,
+    check_demo_allowed,
+    check_deployment,
+    check_password,
+    purge_interval,
+)
+from belvedere.privacy.ledger import Spending
+from belvedere.privacy.operations import record_collection, record_operation
+from belvedere.privacy.quarantine import quarantined_row, review_quarantine
 from belvedere.privacy.release import Actor, record_release, release
 from belvedere.privacy.tokens import (
     DEFAULT_TOKEN_DAYS,
@@ -41,11 +54,12 @@ from belvedere.sources.ingest import (
     retry_quarantine,
 )
 from belvedere.sources.mapping import load_mapping, packaged_mappings, read_mapping_data
-from belvedere.store.base import Bin, Level, SituationQuery
+from belvedere.store.base import AuditRow, Bin, LedgerRow, Level, SituationQuery
 from belvedere.store.duckdb_store import DuckDBStore
 
 if TYPE_CHECKING:
     from belvedere.models.backtest import BacktestResult
+    from belvedere.privacy.retention import RetentionJob
 
 app = typer.Typer(help="belvedere — a privacy-by-design public-safety observatory.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -59,19 +73,14 @@ app.add_typer(quarantine_app, name="quarantine")
 tokens_app = typer.Typer(help="Manage machines' API tokens (MQTT bridge, push clients).",
                          no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+privacy_app = typer.Typer(help="Purposes, privacy budgets and the privacy-loss ledger.",
+                          no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 
 StoreOpt = Annotated[Path, typer.Option("--store", help=SETTINGS["store"].help,
                                         envvar=SETTINGS["store"].env)]
 DEFAULT_STORE = Path(setting("store"))
-
-DEMO_USERS = [
-    ("operateur", "operator", "demo-operateur-2024"),
-    ("analyste", "analyst", "demo-analyste-2024"),
-    ("dpo", "dpo", "demo-dpo-2024-dpo"),
-]
-"""Demo logins (printed by ``belvedere demo``; never use them outside the demo)."""
-
 
 def _progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -81,6 +90,17 @@ def _progress() -> Progress:
 def _fail(exc: BelvedereError) -> NoReturn:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(2)
+
+
+@app.callback()
+def _justification(
+    ctx: typer.Context,
+    why: Annotated[str | None, typer.Option(
+        "--why", help="Why you run this command: recorded (redacted) with its access-log "
+                      "lines, e.g. `belvedere --why \"enquête 2024-117\" situation`.")] = None,
+) -> None:
+    token = audit.justify(why)
+    ctx.call_on_close(lambda: audit.unjustify(token))
 
 
 @app.command()
@@ -189,6 +209,7 @@ def ingest(
     """Ingest a folder of feeds, or one FILE of source TARGET; re-running stores nothing twice."""
     try:
         db = DuckDBStore(store)
+        _check_deployment(db)
         if file is None:
             report = _ingest(db, Path(target), source)
         else:
@@ -197,6 +218,9 @@ def ingest(
             with console.status(f"ingesting {file.name} as {target}"):
                 ingest_file(db, connector, file, pseudonymiser_for(db), report)
             _print_report(report)
+        record_collection(db, _cli_actor("operator"), "situation_monitoring", report,
+                          what={"resource": "ingest", "target": target,
+                                "file": file.name if file else None})
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -307,19 +331,61 @@ def serve(
     from belvedere.api.main import create_app
 
     db, live = _start_live(store, mqtt, gtfs_rt)
+    job = _start_retention(db)
+    _sign_log(db)
     console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
     try:
         # Open live streams would hold the shutdown: they are cut after 3 s.
         uvicorn.run(create_app(db, reports_dir=Path(setting("reports")), live_service=live),
                     host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
     finally:
+        if job is not None:
+            job.stop()
         live.stop()
+        _sign_log(db)
+
+
+def _sign_log(db: DuckDBStore) -> None:
+    """Sign a tree head of the access log when serving starts and stops (docs/audit.md); a log
+    found altered is reported, and serving goes on."""
+    try:
+        head = audit.sign_head(db)
+        console.print(f"access log: signed tree head of {head.size:,} lines")
+    except AuditLogBroken as exc:
+        console.print(f"[red]access log altered[/red]: {exc}")
+
+
+def _check_deployment(db: DuckDBStore) -> None:
+    """Refuse default secrets in prod (:mod:`belvedere.privacy.deployment`); in dev, say what
+    prod would refuse."""
+    for problem in check_deployment(db):
+        console.print(f"[yellow]would be refused in prod:[/yellow] {problem}")
+
+
+def _start_retention(db: DuckDBStore) -> RetentionJob | None:
+    """Start the retention purge of ``serve`` when the settings ask for one."""
+    from belvedere.live.service import staging_folder
+    from belvedere.privacy.retention import RetentionJob
+
+    try:
+        interval = purge_interval()
+    except BelvedereError as exc:
+        _fail(exc)
+    if interval is None:
+        console.print("retention: no scheduled purge (dev; docs/retention.md)")
+        return None
+    job = RetentionJob(db, interval, staging=staging_folder(db))
+    job.start()
+    console.print(f"retention: purge every {interval.total_seconds() / 3600:g} h "
+                  "(receipts in the access log)")
+    return job
 
 
 def _start_live(store: Path, mqtt: str, gtfs_rt: str) -> tuple[DuckDBStore, LiveService]:
     """Open the store and start its live service (bridge and poller when asked)."""
     try:
         db = DuckDBStore(store)
+        _check_deployment(db)
         live = LiveService.from_settings(db)
         for problem in live.problems():
             console.print(f"[yellow]warning:[/yellow] {problem}")
@@ -383,10 +449,15 @@ def demo(
 ) -> None:
     """Simulate 90 days of Marseille, ingest them, create demo users, build the backtest
     report, serve the dashboard."""
+    try:
+        check_demo_allowed()
+    except BelvedereError as exc:
+        _fail(exc)
     simulate(out=out, days=days, seed=seed, start=None)
     try:
         db = DuckDBStore(store)
-        _ingest(db, out, None)
+        record_collection(db, _cli_actor("operator"), "situation_monitoring",
+                          _ingest(db, out, None), what={"resource": "ingest", "target": str(out)})
         for name, role, password in DEMO_USERS:
             if db.get_user(name) is None:
                 add_user(db, name, password, role=role)
@@ -733,6 +804,11 @@ def detect(
             task = bar.add_task("detecting", total=None)
             summary = replay(db, begin, stop, progress=lambda done, total: bar.update(
                 task, completed=done, total=total))
+        record_operation(db, _cli_actor("operator"), "situation_monitoring", "combination",
+                         what={"resource": "alerts", "operation": "replay",
+                               "start": begin.isoformat(), "end": stop.isoformat(),
+                               "opened": summary.opened, "updated": summary.updated},
+                         rows=summary.opened + summary.updated)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -789,6 +865,7 @@ def users_add(
     password = (sys.stdin.readline().rstrip("\n") if password_stdin
                 else typer.prompt("password", hide_input=True, confirmation_prompt=True))
     try:
+        check_password(password)
         db = DuckDBStore(store)
         add_user(db, username, password, role=role)
         db.close()
@@ -870,45 +947,311 @@ def tokens_revoke(
     console.print(f"token [bold]{name}[/bold] revoked.")
 
 
+@app.command("purge")
+def purge_command(
+    store: StoreOpt = DEFAULT_STORE,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what is due; erase nothing.")
+                       ] = False,
+    now: Annotated[str | None, typer.Option(
+        help="Count the retention back from this time (ISO 8601, UTC if no offset) instead of "
+             "the clock; a later time is refused in prod unless --dry-run.")] = None,
+) -> None:
+    """Erase what retention makes due (belvedere/privacy/retention.toml), one transaction per
+    dataset, coarsening incidents into hourly aggregates first; each erasure's receipt goes
+    to the access log (docs/retention.md)."""
+    from belvedere.live.service import staging_folder
+    from belvedere.privacy.deployment import environment
+    from belvedere.privacy.retention import purge
+
+    clock = datetime.now(UTC)
+    try:
+        at = _aware(datetime.fromisoformat(now)) if now else clock
+    except ValueError:
+        raise typer.BadParameter(f"--now {now!r}: give an ISO 8601 time") from None
+    try:
+        if at > clock and not dry_run and environment() == "prod":
+            raise ConfigError("--now is later than the clock: in prod that would erase data "
+                              "before its time (use --dry-run to look ahead)")
+        db = DuckDBStore(store)
+        outcomes = purge(db, now=at, actor=_cli_actor("admin"), dry_run=dry_run,
+                         staging=staging_folder(db))
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    table = Table(title=f"Retention at {at:%Y-%m-%d %H:%M} UTC"
+                        + (" — dry run, nothing erased" if dry_run else ""))
+    for col in ("dataset", "keep", "before (UTC)", "rows", "aggregated", "digest", "status"):
+        table.add_column(col, justify="right" if col in ("keep", "rows", "aggregated")
+                         else "left", overflow="fold")
+    for o in outcomes:
+        r = o.receipt
+        status = ("nothing due" if o.status == "erased" and not r.count else
+                  o.status + (f", audit #{o.audit_seq}" if o.audit_seq else ""))
+        table.add_row(o.dataset.name, f"{o.dataset.keep.days} d", f"{r.before:%Y-%m-%d %H:%M}",
+                      f"{r.count:,}",
+                      f"{r.aggregated:,}" if o.dataset.aggregate and not dry_run else "–",
+                      r.digest[:10] + "…" if r.count else "–", status)
+    console.print(table)
+    erased = sum(o.receipt.count for o in outcomes if o.status == "erased")
+    console.print(f"{erased:,} rows erased." if not dry_run else "Nothing erased (dry run).")
+
+
+@app.command("dossier")
+def dossier_command(
+    out: Annotated[Path, typer.Option(help="Folder to write the dossier into.")],
+    store: StoreOpt = DEFAULT_STORE,
+    sign: Annotated[bool, typer.Option(
+        help="Sign a tree head over the access log first, so that the page publishes it.")
+                    ] = True,
+) -> None:
+    """The compliance dossier, generated from the code: record of processing (JSON, CSV), a
+    DPIA for the CNIL's PIA tool, model cards, the register of algorithms, retention with the
+    latest purge receipts, and the public transparency page (docs/dossier.md). Audited."""
+    from belvedere.dossier.build import write_dossier
+
+    try:
+        db = DuckDBStore(store)
+        report = write_dossier(db, out, actor=_cli_actor("dpo"), sign=sign)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    head = report.head
+    console.print(f"dossier → {out}: {len(report.files) + 1} files (manifest.json lists them); "
+                  f"recorded at access-log line #{report.audit_seq}"
+                  + (f"; signed tree head over {head['tree_size']:,} lines, root "
+                     f"{head['root_hash'][:16]}…" if head else "; no signed tree head."),
+                  soft_wrap=True)
+
+
 @audit_app.command("tail")
 def audit_tail(
     store: StoreOpt = DEFAULT_STORE,
     n: Annotated[int, typer.Option("-n", help="Lines to show.")] = 20,
 ) -> None:
-    """The newest lines of the access log."""
+    """The newest lines of the access log (actors appear as pseudonyms: see `audit who`)."""
     try:
         db = DuckDBStore(store)
-        rows = db.audit_rows(limit=n)
-        # Reading the access log is itself an access (after the lines read, so it is not shown).
-        record_release(db, _cli_actor("dpo"), "dpo_review",
-                       what={"resource": "access_log", "lines": n}, rows=len(rows))
+        rows = read_lines(db, _cli_actor("dpo"), limit=n)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
-    table = Table(title="Access log (newest last)")
+    _print_lines(rows, "Access log (newest last)")
+
+
+def _print_lines(rows: list[AuditRow], title: str) -> None:
+    table = Table(title=title)
     for col in ("#", "time (UTC)", "actor", "role", "purpose", "action", "rows", "what"):
         table.add_column(col, overflow="fold")
     for r in rows:
+        what = r.what + (f" — {r.justification}" if r.justification else "")
         table.add_row(str(r.seq), r.ts.isoformat(timespec="seconds"), r.actor, r.role,
-                      r.purpose, r.action, str(r.rows_released), r.what)
+                      r.purpose, r.action, str(r.rows_released), what)
     console.print(table)
 
 
-@audit_app.command("verify")
-def audit_verify(store: StoreOpt = DEFAULT_STORE) -> None:
-    """Recompute the hash chain of the access log."""
+@audit_app.command("who")
+def audit_who(
+    username: Annotated[str, typer.Argument(help="A user name (or `cli:NAME`, `token:NAME`).")],
+    store: StoreOpt = DEFAULT_STORE,
+    n: Annotated[int, typer.Option("-n", help="Lines to show.")] = 20,
+) -> None:
+    """The DPO's re-identification: USERNAME's pseudonym in the log, and their newest lines
+    (needs the store's pseudonymisation key; the search is itself recorded)."""
     try:
         db = DuckDBStore(store)
-        ok, bad = audit.verify(db)
-        count = len(db.audit_rows())
+        rows = read_lines(db, _cli_actor("dpo"), limit=n, of=username)
+        mine = audit.pseudonym(db, username)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
-    if ok:
-        console.print(f"[green]access log intact[/green]: {count} lines chained.")
-    else:
-        console.print(f"[red]access log broken at line #{bad}[/red]")
+    console.print(f"{username} appears in the access log as [bold]{mine}[/bold].")
+    _print_lines(rows, f"Lines of {mine} (newest last)")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    store: StoreOpt = DEFAULT_STORE,
+    public_key: Annotated[str | None, typer.Option(
+        help="Hex Ed25519 public key to check the heads with (default: the store's key).")
+                          ] = None,
+) -> None:
+    """Recompute the access log's hash chain and Merkle tree and check every signed tree head;
+    exits 1 naming the first bad line."""
+    try:
+        db = DuckDBStore(store)
+        public = _public_key(public_key)
+        result = audit.verify(db, public)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    if result.ok:
+        console.print(f"[green]access log intact[/green]: {result.lines:,} lines chained, "
+                      f"{result.heads:,} signed tree heads match; root {result.root}.")
+        return
+    where = f" at line #{result.first_bad}" if result.first_bad is not None else ""
+    console.print(f"[red]access log broken{where}[/red]: {len(result.problems)} problem(s)")
+    for problem in result.problems:
+        console.print(f"  {problem}")
+    raise typer.Exit(1)
+
+
+def _public_key(text: str | None) -> Ed25519PublicKey | None:
+    if text is None:
+        return None
+    try:
+        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+    except ValueError as exc:
+        raise ConfigError(f"--public-key must be 64 hex digits: {exc}") from exc
+
+
+@audit_app.command("sign")
+def audit_sign(store: StoreOpt = DEFAULT_STORE) -> None:
+    """Sign a tree head over the whole access log now (refused if the log was altered)."""
+    try:
+        db = DuckDBStore(store)
+        head = audit.sign_head(db)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    console.print(f"signed tree head: {head.size:,} lines, root {head.root}, key {head.key_id}.")
+
+
+@audit_app.command("head")
+def audit_head(
+    store: StoreOpt = DEFAULT_STORE,
+    json_: Annotated[bool, typer.Option("--json", help="Print the head as published JSON.")
+                     ] = False,
+) -> None:
+    """The newest signed tree head: publish it (with the public key) so that the log cannot
+    be rewritten unnoticed."""
+    try:
+        db = DuckDBStore(store)
+        head = published_head(db)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    if head is None:
+        console.print("[yellow]no signed tree head yet[/yellow]: run `belvedere audit sign`.")
         raise typer.Exit(1)
+    if json_:
+        print(json.dumps(head, indent=2, sort_keys=True))
+        return
+    console.print(f"{head['tree_size']:,} lines, root {head['root_hash']}, signed "
+                  f"{head['timestamp']} by key {head['key_id']} ({head['public_key']}).")
+
+
+@audit_app.command("key")
+def audit_key(
+    store: StoreOpt = DEFAULT_STORE,
+    pem: Annotated[bool, typer.Option("--pem", help="PEM instead of hex.")] = False,
+) -> None:
+    """The public key that checks the signed tree heads (creating the key pair if needed)."""
+    try:
+        db = DuckDBStore(store)
+        key = audit.signing_key(db)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    assert key is not None  # created when missing
+    public = key.public_key()
+    print(audit.public_key_pem(public) if pem else audit.public_key_hex(public), end="" if pem
+          else "\n")
+
+
+@audit_app.command("proof")
+def audit_proof(
+    seq: Annotated[int | None, typer.Option(help="A line: its inclusion proof.")] = None,
+    first: Annotated[int | None, typer.Option(
+        "--from", help="A tree size: the consistency proof from it.")] = None,
+    size: Annotated[int | None, typer.Option(
+        "--size", help="The tree's size (default: the newest signed head, else the log).")
+                    ] = None,
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """A proof as JSON: a line's inclusion in a (signed) tree head (--seq, recorded: it shows
+    the line), or that an older head is a prefix of a newer one (--from)."""
+    if (seq is None) == (first is None):
+        raise typer.BadParameter("give either --seq LINE or --from SIZE")
+    try:
+        db = DuckDBStore(store)
+        if seq is not None:
+            out = inclusion(db, _cli_actor("dpo"), seq, size)
+        else:
+            assert first is not None
+            out = consistency(db, first, size)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    print(json.dumps(out, indent=2, sort_keys=True))
+
+
+@audit_app.command("fairness")
+def audit_fairness(
+    store: StoreOpt = DEFAULT_STORE,
+    model: Annotated[str, typer.Option(help="naive, recent, kde, prospective, etas, boosted, "
+                                            "ensemble.")] = "naive",
+    weeks: Annotated[int, typer.Option(min=1, help="Weekly windows audited (the last ones).")
+                     ] = 8,
+    share: Annotated[float, typer.Option(min=0.001, max=1.0, help="Share of the cells that "
+                                         "gets attention (the forecast's top cells).")] = 0.05,
+    source: Annotated[str, typer.Option(help="Incident source forecast.")] = "police_log",
+    area: Annotated[str, typer.Option(help="city (Marseille's cells) or observed (another "
+                                           "city: the cells with incidents).")] = "city",
+    zones: Annotated[str | None, typer.Option(help="arrondissements or h3:R (default: "
+                                              "arrondissements for the city, else h3:6).")
+                     ] = None,
+    resolution: Annotated[int, typer.Option(min=5, max=9, help="H3 resolution.")] = 9,
+    feedback: Annotated[bool, typer.Option("--feedback/--no-feedback",
+                                           help="Run the feedback-loop simulation.")] = True,
+    out: Annotated[Path | None, typer.Option(help="report.json or report.html.")] = None,
+) -> None:
+    """Where forecasts direct attention, zone by zone, against benchmarks less dependent on
+    policing (fire/EMS calls, people present, population, area): exposure ratios with 95 %
+    intervals over weeks, concentration, and the feedback-loop simulation (docs/fairness.md)."""
+    from belvedere.models.fairness import fairness_audit
+
+    try:
+        db = DuckDBStore(store)
+        with _progress() as bar:
+            task = bar.add_task("fairness audit", total=None)
+            report = fairness_audit(
+                db, model=model, weeks=weeks, share=share, source=source, area=area,
+                zones=zones, resolution=resolution, feedback_seeds=range(5) if feedback else (),
+                progress=lambda label, done, total: bar.update(
+                    task, description=f"fairness audit {label}", completed=done, total=total))
+        seq = record_release(db, _cli_actor("analyst"), "analysis", what={
+            "resource": "report:fairness", "model": model, "source": source,
+            "windows": len(report.windows), "share": share}, rows=report.top_cells)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    names = list(report.benchmarks)
+    table = Table(title=f"Exposure ratio = share of attention / share of the benchmark "
+                        f"({model}, top {share:.0%} of {report.area_cells:,} cells, "
+                        f"{len(report.windows)} weeks); ▲ over 1.25, ▼ under 0.8")
+    table.add_column("zone")
+    table.add_column("attention", justify="right")
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
+    first = report.benchmarks[names[0]].zones
+    marks = {"over": " ▲", "under": " ▼", "": "  "}
+    for i, zone in enumerate(first):
+        cells = []
+        for name in names:
+            z = report.benchmarks[name].zones[i]
+            band = "" if z.low != z.low else f" [{z.low:.2f}–{z.high:.2f}]"
+            cells.append(f"{z.ratio:.2f}{band}{marks[z.flag]}")
+        table.add_row(zone.label, f"{zone.attention_share:.1%}", *cells)
+    console.print(table)
+    for line in report.summary():
+        console.print(line)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if out is not None:
+        out.write_text(report.to_html() if out.suffix == ".html"
+                       else json.dumps(report.to_dict(), indent=2))
+        console.print(f"report → {out}")
+    console.print(f"audit line #{seq}.")
 
 
 @quarantine_app.command("list")
@@ -922,18 +1265,16 @@ def quarantine_list(
     """Quarantined rows: where they came from and why."""
     try:
         db = DuckDBStore(store)
-        rows = db.quarantined(source, status=None if status == "all" else status,
-                              rule=rule).to_pylist()
-        record_release(db, _cli_actor("analyst"), "data_quality",
-                       what={"resource": "quarantine", "source": source, "rule": rule,
-                             "status": status}, rows=min(len(rows), limit))
+        rows, total = review_quarantine(db, _cli_actor("analyst"), source=source,
+                                        status=None if status == "all" else status, rule=rule,
+                                        limit=limit)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
-    table = Table(title=f"Quarantine ({len(rows):,} {status} rows)")
+    table = Table(title=f"Quarantine ({total:,} {status} rows)")
     for col in ("id", "source", "file", "line", "rule", "reason"):
         table.add_column(col, overflow="fold")
-    for r in rows[:limit]:
+    for r in rows:
         table.add_row(f"{r['batch_id']}:{r['line']}", r["source"], Path(r["file"] or "").name,
                       str(r["line"]), r["rule"], r["reason"])
     console.print(table)
@@ -951,17 +1292,13 @@ def quarantine_show(
         raise typer.BadParameter("give BATCH:LINE, e.g. 3:1207") from None
     try:
         db = DuckDBStore(store)
-        rows = [r for r in db.quarantined().to_pylist()
-                if r["batch_id"] == batch and r["line"] == line]
-        record_release(db, _cli_actor("analyst"), "data_quality",
-                       what={"resource": "quarantine", "row": row_id}, rows=len(rows))
+        row = quarantined_row(db, _cli_actor("analyst"), batch, line)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
-    if not rows:
+    if row is None:
         console.print(f"[red]no quarantined row {row_id}[/red]")
         raise typer.Exit(1)
-    row = rows[0]
     for key in ("source", "file", "line", "rule", "reason", "status"):
         console.print(f"[bold]{key}[/bold]: {row[key]}")
     console.print_json(row["raw"])
@@ -977,7 +1314,10 @@ def quarantine_retry(
     try:
         db = DuckDBStore(store)
         report = retry_quarantine(db, source=source, mapping=mapping)
-        still = db.quarantined(source, status="open").num_rows
+        actor = _cli_actor("analyst")
+        record_collection(db, actor, "data_quality", report,
+                          what={"resource": "quarantine_retry", "source": source})
+        _, still = review_quarantine(db, actor, source=source, status="open", limit=0)
         db.close()
     except BelvedereError as exc:
         _fail(exc)
@@ -1005,6 +1345,120 @@ def basemap_command(
     kept = ", ".join(f"{n:,} {cls}" for cls, n in counts.items() if n)
     console.print(f"{kept} → {out} ({out.stat().st_size / 1e6:.1f} MB); serve it with "
                   f"BELVEDERE_BASEMAP={out} belvedere serve")
+
+
+@privacy_app.command("purposes")
+def privacy_purposes() -> None:
+    """The register of purposes (regime, legal basis, datasets, outputs, retention, budget) and
+    the role × purpose release policies: a description, no data (not audited)."""
+    from belvedere.privacy.purposes import registry as purposes_registry
+
+    reg = purposes_registry()
+    table = Table(title=f"Purposes — controller: {reg.controller.name}")
+    for col in ("purpose", "regime", "legal basis", "datasets", "outputs", "retention",
+                "budget (ε, δ / period)"):
+        table.add_column(col, overflow="fold")
+    for p in reg.purposes.values():
+        budget = (f"{p.budget.epsilon:g}, {p.budget.delta:g} / {p.budget.period}"
+                  if p.budget else "—")
+        table.add_row(p.id, p.regime, p.legal_basis, ", ".join(p.datasets) or "—",
+                      ", ".join(p.outputs), p.retention, budget)
+    console.print(table)
+    rows = Table(title="Release policies (role × purpose)")
+    for col in ("role", "purpose", "mechanism", "per release"):
+        rows.add_column(col)
+    for r in reg.policies.values():
+        cost = (f"ε = {r.epsilon:g}" if r.epsilon else
+                f"ρ = {r.rho:g}, δ = {r.delta:g}" if r.rho else "exact")
+        rows.add_row(r.role, r.purpose, r.mechanism, cost)
+    console.print(rows)
+
+
+def _print_ledger(rows: list[LedgerRow], spent: list[Spending], *, title: str) -> None:
+    """The ledger's lines and the spending per purpose and period against the caps."""
+    lines = Table(title=title)
+    for col in ("#", "time (UTC)", "actor", "role", "purpose", "datasets", "mechanism", "ε",
+                "δ", "period", "query"):
+        lines.add_column(col, overflow="fold")
+    for r in rows:
+        lines.add_row(str(r.seq), r.ts.isoformat(timespec="seconds"), r.actor, r.role,
+                      r.purpose, r.dataset, r.mechanism, f"{r.epsilon:g}", f"{r.delta:g}",
+                      r.period, r.query)
+    console.print(lines)
+    budget = Table(title="Spending against the caps")
+    for col in ("purpose", "period", "releases", "ε spent", "ε cap", "δ spent", "δ cap"):
+        budget.add_column(col, justify="left" if col in ("purpose", "period") else "right")
+    for s in spent:
+        budget.add_row(s.purpose, s.period, str(s.releases), f"{s.epsilon:g}",
+                       f"{s.cap_epsilon:g}", f"{s.delta:g}", f"{s.cap_delta:g}")
+    console.print(budget)
+
+
+@privacy_app.command("ledger")
+def privacy_ledger(
+    store: StoreOpt = DEFAULT_STORE,
+    of: Annotated[str | None, typer.Option(help="Only the releases of this purpose.")] = None,
+    n: Annotated[int, typer.Option("-n", min=1, help="Lines to show.")] = 20,
+) -> None:
+    """The privacy-loss ledger: the newest noised releases and each purpose's spending per
+    period against its cap (the DPO's view; audited as dpo_review)."""
+    from belvedere.privacy.release import release_ledger
+
+    try:
+        db = DuckDBStore(store)
+        rows, spent = release_ledger(db, _cli_actor("dpo"), "dpo_review", limit=n,
+                                     ledger_purpose=of)
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    _print_ledger(rows, spent, title="Privacy-loss ledger (newest last)")
+
+
+@privacy_app.command("demo")
+def privacy_demo(
+    store: StoreOpt = DEFAULT_STORE,
+    source: Annotated[str, typer.Option(help="The feed to count.")] = "police_log",
+    days: Annotated[int, typer.Option(min=1, max=400, help="Days of data, to the end held.")
+                    ] = 7,
+) -> None:
+    """The same query — SOURCE's total per arrondissement over the last DAYS days — released
+    to an operator (situation_monitoring: exact) and to the public (public_information:
+    noised, suppressed under k), side by side, then the ledger lines it produced. Both
+    releases are real: audited, and the public one spends budget."""
+    from belvedere.privacy.release import release_ledger
+
+    try:
+        db = DuckDBStore(store)
+        period = db.data_period()
+        if period is None:
+            raise ConfigError(f"the store {store} holds no data")
+        query = SituationQuery(start=period[1] - timedelta(days=days), end=period[1],
+                               sources=(source,), level="zone", bin="window",
+                               by_category=False)
+        exact = release(db, query, _cli_actor("operator"), "situation_monitoring")
+        noised = release(db, query, _cli_actor("public"), "public_information")
+        rows, spent = release_ledger(db, _cli_actor("dpo"), "dpo_review")
+        db.close()
+    except BelvedereError as exc:
+        _fail(exc)
+    values = {(r["place"], r["metric"]): r for r in exact.table.to_pylist()}
+    table = Table(title=f"{source}, {query.start:%Y-%m-%d %H:%M} → {query.end:%Y-%m-%d %H:%M} "
+                        "UTC, per arrondissement")
+    for col in ("zone", "metric", "operator (exact)", f"public (noised, k = {noised.k})"):
+        table.add_column(col, justify="left" if col in ("zone", "metric") else "right")
+    for r in noised.table.to_pylist():
+        mine = values.get((r["place"], r["metric"]))
+        table.add_row(r["place"], r["metric"],
+                      "0" if mine is None else f"{mine['value']:,.0f}",
+                      "< k" if r["suppressed"] else f"{r['value']:,.0f}")
+    console.print(table)
+    console.print(f"operator: exact, audit line #{exact.audit_seq}. public: "
+                  f"{noised.mechanism} ε = {noised.epsilon:g}, {noised.suppressed} of "
+                  f"{noised.table.num_rows} zones suppressed, audit line #{noised.audit_seq}, "
+                  f"ledger line #{noised.ledger_seq}.")
+    mine_only = [r for r in rows if r.seq == noised.ledger_seq]
+    _print_ledger(mine_only, [s for s in spent if s.purpose == "public_information"],
+                  title="Ledger line of this demo")
 
 
 if __name__ == "__main__":

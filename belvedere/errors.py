@@ -11,7 +11,8 @@ and the rule that failed. Domain code never raises HTTP errors: ``api/`` maps th
     ├── SourceError                  a feed cannot be read at all (missing file, unknown format)
     │   └── RowRejected              one input row breaks a rule (goes to quarantine, never lost)
     ├── StoreError                   the store cannot be opened, migrated or written
-    │   └── StoreBusy                another process holds the DuckDB file
+    │   ├── StoreBusy                another process holds the DuckDB file
+    │   └── AuditLogBroken           the access log was altered: its chain or tree heads disagree
     ├── PrivacyError                 the release gate refuses
     │   ├── RedLineViolation         a request or payload crosses a red line (person, image, plate…)
     │   └── PolicyDenied             the actor's role may not see this at this granularity
@@ -68,6 +69,19 @@ class StoreError(BelvedereError):
 
 class StoreBusy(StoreError):
     """Another process (usually ``belvedere serve``) holds the DuckDB file."""
+
+
+class AuditLogBroken(StoreError):
+    """The access log was altered: a line's hash, its place in the chain or a signed tree head
+    no longer matches (``belvedere audit verify`` names it).
+
+    Attributes:
+        seq: the first line found wrong (``None`` when only a tree head is).
+    """
+
+    def __init__(self, message: str, *, seq: int | None) -> None:
+        self.seq = seq
+        super().__init__(message)
 
 
 class PrivacyError(BelvedereError):

@@ -43,6 +43,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("pseudonym_key", "BELVEDERE_PSEUDONYM_KEY", "",
                 "Hex key for pseudonyms at the door. Empty: a key file beside the store "
                 "(`<store>.pseudonym.key`, mode 0600), created on first ingest."),
+        Setting("audit_key", "BELVEDERE_AUDIT_KEY", "",
+                "Hex Ed25519 seed (64 digits) signing the access log's tree heads. Empty: a key "
+                "file beside the store (`<store>.audit.key`, mode 0600), created on first use."),
+        Setting("audit_sign_every", "BELVEDERE_AUDIT_SIGN_EVERY", "1000",
+                "Sign a tree head of the access log every this many lines (0: only on "
+                "`belvedere audit sign` and when `serve` starts and stops)."),
         Setting("live_dir", "BELVEDERE_LIVE_DIR", "",
                 "Folder where live micro-batches are written as native files before ingest "
                 "(kept when some rows were quarantined). Empty: `<store>.live` beside the store."),
@@ -71,6 +77,19 @@ SETTINGS: dict[str, Setting] = {
                 "GTFS-realtime feed (URL or file) to poll. Empty: no poller."),
         Setting("gtfs_rt_interval_s", "BELVEDERE_GTFS_RT_INTERVAL_S", "30",
                 "Seconds between two polls of the GTFS-realtime feed."),
+        Setting("env", "BELVEDERE_ENV", "dev",
+                "`dev` or `prod`. In `prod`, belvedere refuses to start with a default secret: "
+                "demo logins with their demo passwords, an empty `pseudonym_key` or `audit_key`, "
+                "a key file or a store other users can read; `belvedere demo` is refused "
+                "(docs/security.md)."),
+        Setting("purge_interval_h", "BELVEDERE_PURGE_INTERVAL_H", "",
+                "Hours between two runs of the retention purge inside `belvedere serve` "
+                "(docs/retention.md). Empty: 24 in prod, none in dev (the synthetic demo's data "
+                "is of 2024: a purge would erase it); 0: none (refused in prod)."),
+        Setting("dpo_contact", "BELVEDERE_DPO_CONTACT", "",
+                "How to reach the data-protection officer (an e-mail or postal address), "
+                "printed in the compliance dossier: record of processing, PIA, public page "
+                "(`belvedere dossier`, docs/dossier.md). Empty: marked as to complete."),
     ]
 }
 

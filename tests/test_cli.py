@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,9 +57,43 @@ def test_situation_prints_a_released_table_and_audits_it(demo: tuple[Path, Path]
     assert result.exit_code == 0, result.output
     assert "granted zone × day, k = 11" in result.output and "police_log" in result.output
     tail = runner.invoke(app, ["audit", "tail", "-n", "1", "--store", str(demo[1])], env=WIDE)
-    assert "cli:" in tail.output and "analysis" in tail.output
+    # The line names the person at the terminal by pseudonym; `audit who` finds it.
+    who = runner.invoke(app, ["audit", "who", f"cli:{getpass.getuser()}", "--store",
+                              str(demo[1])], env=WIDE)
+    me = who.output.split("appears in the access log as ")[1].split(".")[0].strip()
+    assert me.startswith("psn-") and me in tail.output and "analysis" in tail.output
+    assert getpass.getuser() not in tail.output.replace("Access log", "")
     verify = runner.invoke(app, ["audit", "verify", "--store", str(demo[1])], env=WIDE)
     assert verify.exit_code == 0 and "intact" in verify.output
+
+
+def test_audit_verify_passes_on_the_demo_store_and_names_a_tampered_line(
+        demo: tuple[Path, Path], tmp_path: Path) -> None:
+    store = tmp_path / "demo.duckdb"
+    for suffix in ("", ".pseudonym.key", ".audit.key"):
+        if Path(f"{demo[1]}{suffix}").exists():
+            shutil.copy(f"{demo[1]}{suffix}", f"{store}{suffix}")
+    runner = CliRunner()
+    for _ in range(3):
+        runner.invoke(app, ["situation", "--store", str(store)], env=WIDE)
+    signed = runner.invoke(app, ["audit", "sign", "--store", str(store)], env=WIDE)
+    assert signed.exit_code == 0, signed.output
+    head = runner.invoke(app, ["audit", "head", "--json", "--store", str(store)], env=WIDE)
+    published = json.loads(head.output)
+    assert published["public_key"] == runner.invoke(
+        app, ["audit", "key", "--store", str(store)]).output.strip()
+    ok = runner.invoke(app, ["audit", "verify", "--store", str(store)], env=WIDE)
+    assert ok.exit_code == 0 and "intact" in ok.output, ok.output
+    assert f"{published['tree_size']} lines chained, 1 signed tree heads match" in ok.output
+    db = DuckDBStore(store)
+    seq = db.audit_rows()[1].seq
+    db._con.execute("UPDATE audit_log SET rows_released = rows_released + 1 WHERE seq = ?",
+                    [seq])
+    db.close()
+    broken = runner.invoke(app, ["audit", "verify", "--store", str(store)], env=WIDE)
+    assert broken.exit_code == 1
+    assert f"access log broken at line #{seq}" in broken.output
+    assert f"line #{seq}: hash mismatch" in broken.output and "head mismatch" in broken.output
 
 
 def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:

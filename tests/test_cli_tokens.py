@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from belvedere.cli import app
+from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.tokens import bearer_actor
 from belvedere.store.duckdb_store import DuckDBStore
 
@@ -54,4 +56,19 @@ def test_users_list_is_recorded_in_the_access_log(tmp_path: Path) -> None:
     (line,) = db.audit_rows()
     db.close()
     assert (line.role, line.purpose, line.rows_released) == ("admin", "account_administration", 1)
-    assert line.actor.startswith("cli:") and json.loads(line.what) == {"resource": "users"}
+    # The person at the terminal, under the store's pseudonym.
+    me = pseudonym(db, f"cli:{getpass.getuser()}")
+    assert line.actor == me and json.loads(line.what) == {"resource": "users"}
+
+
+def test_the_why_option_is_recorded_with_the_commands_lines(tmp_path: Path) -> None:
+    store = str(tmp_path / "w.duckdb")
+    runner = CliRunner()
+    runner.invoke(app, ["--why", "revue trimestrielle des comptes", "users", "list",
+                        "--store", store], env=WIDE)
+    runner.invoke(app, ["users", "list", "--store", store], env=WIDE)
+    db = DuckDBStore(store)
+    first, second = db.audit_rows()
+    db.close()
+    assert first.justification == "revue trimestrielle des comptes"
+    assert second.justification is None

@@ -22,6 +22,7 @@ HELPERS = {
     "hourly_rules(": "bad_time",
     "outside_city_rule(": "outside_area",
     "read_json_records(": "bad_json",
+    "red_line_rule(": "red_line",
 }
 """Shared helpers (``belvedere/sources/tabular.py``) that add a rule when a connector calls them."""
 KEY = re.compile(r'\.(?:get|choice)\(\s*"([a-z_]+)"')

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from belvedere.errors import AuthError, ConfigError, PolicyDenied
 from belvedere.privacy.policy import POLICIES
+from belvedere.privacy.purposes import registry
 from belvedere.privacy.release import Actor, store_status
 from belvedere.privacy.tokens import bearer_actor
 from belvedere.privacy.users import check_csrf, session_actor
@@ -115,6 +116,37 @@ def public_route() -> None:
 
 
 PUBLIC = Depends(public_route)
+
+
+class PurposeRule:
+    """A route's declared purpose: the ``purpose`` query parameter, or when absent the route's
+    ``default`` — or, for a role the registry does not let hold it, the role's own default
+    purpose (a public reader's map serves public information, not situation monitoring).
+
+    ``outputs`` are the registry outputs the route releases; the release gate checks the
+    resolved purpose against the registry (403 naming the rule). Kept on the dependency so a
+    test can enumerate the routes that release data and check each
+    (``tests/api/test_route_purposes.py``).
+    """
+
+    def __init__(self, default: str, outputs: tuple[str, ...]) -> None:
+        self.default = default
+        self.outputs = outputs
+
+    def __call__(self, actor: CurrentActor, purpose: Annotated[str | None, Query(
+            description="declared purpose of the processing (see GET /api/v1/privacy/purposes); "
+                        "default: the route's, or the caller's role's")] = None) -> str:
+        return registry().resolve_purpose(actor.role, purpose, self.default)
+
+
+def declared(default: str, *outputs: str) -> Any:
+    """``Depends`` on a :class:`PurposeRule` (use as ``purpose: Annotated[str, declared(…)]``)."""
+    reg = registry()
+    reg.check_purpose(default)
+    unknown = set(outputs) - set(reg.outputs)
+    if unknown or not outputs:
+        raise ConfigError(f"a purpose rule names outputs of the registry: {sorted(unknown)}")
+    return Depends(PurposeRule(default, outputs))
 
 
 YEARS = range(1900, 2200)

@@ -8,8 +8,10 @@ from fastapi import APIRouter, FastAPI
 
 from belvedere import __version__
 from belvedere.api.errors import install_error_handlers
+from belvedere.api.justification import JustificationMiddleware
 from belvedere.api.routes import (
     alerts,
+    audit,
     auth,
     briefings,
     events,
@@ -18,6 +20,7 @@ from belvedere.api.routes import (
     health,
     live,
     places,
+    privacy,
     push,
     reports,
     situation,
@@ -49,11 +52,12 @@ def create_app(store: Store, *, reports_dir: Path | None = None,
     app.state.login_throttle = LoginThrottle()
     api = APIRouter(prefix=API_PREFIX)
     for module in (health, auth, sources, zones, places, situation, forecast, events,
-                   briefings, live, push, alerts, field):
+                   briefings, live, push, alerts, field, audit, privacy):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(reports.router)
     install_error_handlers(app)
+    app.add_middleware(JustificationMiddleware)
     app.include_router(pages.router)
     pages.mount_static(app)
     return app

@@ -59,10 +59,19 @@ class SituationRowPublic(BaseModel):
     suppressed: bool
 
 
+class NoisePublic(BaseModel):
+    """How a noised release was made: the mechanism, its ε and δ, and its ledger line."""
+
+    mechanism: str
+    epsilon: float
+    ledger: int
+
+
 class SituationPublic(BaseModel):
     granted: GrantPublic
     k: int | None
     suppressed: int
+    noise: NoisePublic | None = None
     rows: list[SituationRowPublic]
 
 
@@ -75,6 +84,7 @@ class TimelinePointPublic(BaseModel):
 class TimelinePublic(BaseModel):
     granted: GrantPublic
     k: int | None
+    noise: NoisePublic | None = None
     source: str
     series: list[TimelinePointPublic]
 

@@ -18,7 +18,9 @@ or quarantined with its reason:
 
 Re-delivered messages store nothing twice: the store skips ``(source, source_id)`` keys it holds.
 The batch file is deleted once committed, unless some of its rows were quarantined: it is then
-kept for review and ``belvedere quarantine retry``.
+kept for review and ``belvedere quarantine retry`` — but every item quarantined for crossing a red
+line is first replaced in it by the placeholder ``{"red_line_removed": true}`` (same line, refused
+again on a retry), so that nothing of such a payload stays on disk either.
 
 After each commit the stored records (not the duplicates) and the batch's counts are published
 to the :class:`~belvedere.live.hub.LiveHub`.
@@ -27,6 +29,7 @@ to the :class:`~belvedere.live.hub.LiveHub`.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import threading
@@ -44,7 +47,7 @@ from belvedere.live.formats import PayloadFormat, Refused, decode, payload_forma
 from belvedere.live.hub import Arrival, LiveHub
 from belvedere.sources.base import Source
 from belvedere.sources.ingest import connector_for, pseudonymiser_for, store_parsed
-from belvedere.sources.minimise import Pseudonymiser
+from belvedere.sources.minimise import RED_LINE_REMOVED, Pseudonymiser
 from belvedere.store.base import (
     QUARANTINE_SCHEMA,
     BatchInput,
@@ -109,6 +112,36 @@ def _quarantine(rows: list[Refused]) -> pa.Table:
     return pa.table({"line": [0] * len(rows), "rule": [r.rule for r in rows],
                      "reason": [r.reason for r in rows], "raw": ["{}"] * len(rows)},
                     schema=QUARANTINE_SCHEMA)
+
+
+def _scrub(path: Path, fmt: PayloadFormat, quarantine: pa.Table) -> None:
+    """Replace, in a batch file kept for review, each item quarantined as ``red_line`` by the
+    placeholder (JSON formats: the only ones whose items a connector refuses one by one for a red
+    line; a delimited file crossing one is refused whole and deleted). A file that cannot be
+    rewritten is deleted: nothing of a red-line payload may stay."""
+    rows = quarantine.to_pydict()
+    lines = {n for n, rule in zip(rows["line"], rows["rule"], strict=True)
+             if rule == "red_line" and n and n > 0}
+    if not lines or fmt.kind not in ("json_lines", "json_array"):
+        return
+    placeholder = {RED_LINE_REMOVED: True}
+    try:
+        text = path.read_text("utf-8-sig")
+        if fmt.kind == "json_lines":
+            kept = text.split("\n")
+            for n in lines:
+                kept[n - 1] = json.dumps(placeholder)
+            content = "\n".join(kept).encode("utf-8")
+        else:
+            items = json.loads(text)
+            content, _ = render(fmt, [placeholder if i in lines else item
+                                      for i, item in enumerate(items, start=1)])
+    except (OSError, ValueError, IndexError, TypeError):
+        path.unlink(missing_ok=True)
+        return
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)
 
 
 class LiveIngestor:
@@ -259,6 +292,8 @@ class LiveIngestor:
         batch = store_parsed(self.store, source.info.name, path, parsed)
         if not batch.rows_quarantined:
             path.unlink(missing_ok=True)
+        elif batch.quarantine_rules.get("red_line"):
+            _scrub(path, fmt, parsed.quarantine)
         return self._published(batch, parsed.records)
 
     def _commit_refused(self, source: Source, refused: list[Refused]) -> LiveResult:

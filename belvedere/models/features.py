@@ -17,7 +17,9 @@
 - **recency**: windows since the cell's last incident (capped at 52).
 
 What is never a feature: any attribute of the people who live somewhere (population, income,
-unemployment, age, ethnicity…). Those belong to the fairness audit alone (DESIGN §3).
+unemployment, age, ethnicity…). Those belong to the fairness audit alone (DESIGN §3), and
+:func:`check_feature_names` refuses a feature named for one (a covariate feed called
+``population`` or ``median_income`` is a :class:`ConfigError`, not a feature).
 
 Leakage: incidents and covariates are read strictly before the *lag end* (``start``, or an
 earlier ``lag_end`` when the model's data stops before the window), so a window's features never
@@ -203,6 +205,34 @@ class FeatureCache:
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
+
+
+SOCIO_DEMOGRAPHIC = (
+    "population", "populations", "resident", "residents", "inhabitant", "inhabitants",
+    "habitant", "habitants", "income", "incomes", "revenu", "revenus", "wage", "wages",
+    "salary", "poverty", "pauvrete", "unemployment", "unemployed", "chomage", "ethnic",
+    "ethnicity", "race", "religion", "nationality", "nationalite", "immigrant", "immigrants",
+    "immigration", "foreigner", "foreigners", "etranger", "etrangers", "age", "ages", "gender",
+    "sex", "sexe", "household", "households", "menage", "menages", "foyer", "education",
+    "diploma", "diplome", "census", "recensement", "tenant", "tenants", "hlm", "welfare",
+)
+"""Words that name an attribute of residents: never part of a feature's name (whole words of
+the name, so that ``page`` or ``average`` pass)."""
+
+
+def check_feature_names(names: Iterable[str]) -> None:
+    """Refuse feature (or covariate feed) names that describe residents (DESIGN §3).
+
+    >>> check_feature_names(["count_lag1", "cov_crowd_count_last1", "planned_attendance"])
+    >>> check_feature_names(["cov_income_last1"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    belvedere.errors.ConfigError: socio-demographic attributes are never ...: cov_income_last1
+    """
+    bad = [n for n in names if set(re.split(r"[\W_]+", n.lower())) & set(SOCIO_DEMOGRAPHIC)]
+    if bad:
+        raise ConfigError(f"socio-demographic attributes are never model features (DESIGN §3; "
+                          f"the fairness audit alone reads them): {', '.join(bad)}")
 
 
 def utc(t: datetime) -> datetime:
@@ -437,6 +467,7 @@ def windows_features(
             out += blocks
         return out, names
     shifts = [o // h_us for o in offsets]
+    check_feature_names(sorted(data.covariates))
     return _aligned(data, before, cache, starts, ends, shifts, latest, horizon, lags, rings,
                     list(categories), holidays, observed_from)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from belvedere.errors import PolicyDenied
+from belvedere.privacy.purposes import registry
 from belvedere.store.base import Bin, Level
 
 DEFAULT_K = 11
@@ -61,16 +62,9 @@ POLICIES: dict[str, Policy] = {
                       "A machine (MQTT bridge, push client): delivers feeds, reads nothing."),
 }
 
-PURPOSES: dict[str, str] = {
-    "situation_monitoring": "Live picture of the city for the supervision centre.",
-    "event_preparation": "Preparing the safety of a planned event.",
-    "analysis": "Statistical analysis of place-based trends.",
-    "public_information": "Open data and public reporting.",
-    "dpo_review": "Data-protection review of accesses and outputs.",
-    "data_quality": "Reviewing input rows refused at ingest (the quarantine).",
-    "account_administration": "Managing user accounts and machines' API tokens.",
-}
-"""The purposes a release may declare (a registry with legal bases follows in issue 7)."""
+PURPOSES: dict[str, str] = {p.id: p.label for p in registry().purposes.values()}
+"""The purposes a release may declare, id → label, from the register of purposes
+(:mod:`belvedere.privacy.purposes`, which also holds their legal regimes and bases)."""
 
 
 def policy_for(role: str) -> Policy:
@@ -83,5 +77,4 @@ def policy_for(role: str) -> Policy:
 
 def check_purpose(purpose: str) -> None:
     """:class:`PolicyDenied` unless ``purpose`` is registered."""
-    if purpose not in PURPOSES:
-        raise PolicyDenied(f"undeclared purpose {purpose!r}; purposes: {', '.join(PURPOSES)}")
+    registry().check_purpose(purpose)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
@@ -28,7 +29,8 @@ import pyarrow.compute as pc
 from belvedere.errors import PolicyDenied
 from belvedere.grid.records import PlannedEvent, to_table
 from belvedere.models.event_impact import BOUNDS, totals
-from belvedere.privacy import audit
+from belvedere.privacy import audit, ledger
+from belvedere.privacy.dp import calibrate, noise_situation
 from belvedere.privacy.policy import (
     ALWAYS_THRESHOLDED,
     BIN_ORDER,
@@ -39,7 +41,16 @@ from belvedere.privacy.policy import (
     check_purpose,
     policy_for,
 )
-from belvedere.store.base import BatchInput, SituationQuery, Store, empty_quarantine
+from belvedere.privacy.purposes import PolicyRow, output_of, registry
+from belvedere.store.base import (
+    BatchInput,
+    Bin,
+    LedgerRow,
+    Level,
+    SituationQuery,
+    Store,
+    empty_quarantine,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,10 @@ class Release:
     """A released situation table and how it was released.
 
     ``table`` has the situation columns plus ``suppressed`` (bool); suppressed rows carry a null
-    ``value``; ``n`` is null for thresholded roles.
+    ``value``; ``n`` is null for thresholded roles. A noised release (``mechanism`` set) spent
+    ``epsilon`` on ledger line ``ledger_seq``; its table covers the public key domain
+    (:mod:`belvedere.privacy.dp`): with categories, only the keys whose noisy value reached k
+    are listed (``suppressed`` counts the others); without, every key is, suppressed or not.
     """
 
     table: pa.Table
@@ -64,6 +78,30 @@ class Release:
     k: int | None
     suppressed: int
     audit_seq: int
+    mechanism: str | None = None
+    epsilon: float | None = None
+    ledger_seq: int | None = None
+
+
+def authorise(actor: Actor, purpose: str, *, outputs: tuple[str, ...] = (),
+              datasets: tuple[str, ...] = ()) -> tuple[Policy, PolicyRow]:
+    """``actor``'s policy for ``purpose``: the role's (:data:`POLICIES`), tightened by the
+    registry's row for role × purpose, which must allow ``outputs`` from ``datasets``.
+
+    Raises:
+        PolicyDenied: undeclared purpose, unknown role, or a registry rule that refuses (the
+            message names it).
+    """
+    check_purpose(purpose)
+    policy = policy_for(actor.role)
+    row = registry().authorise(actor.role, purpose, outputs=outputs, datasets=datasets)
+    k = policy.k if row.k is None else max(row.k, policy.k or 0)
+    level, time_bin = policy.finest_level, policy.finest_bin
+    if row.level is not None and LEVEL_ORDER[row.level] > LEVEL_ORDER[level]:
+        level = cast(Level, row.level)
+    if row.bin is not None and BIN_ORDER[row.bin] > BIN_ORDER[time_bin]:
+        time_bin = cast(Bin, row.bin)
+    return dataclasses.replace(policy, k=k, finest_level=level, finest_bin=time_bin), row
 
 
 def grant(query: SituationQuery, policy: Policy) -> SituationQuery:
@@ -114,28 +152,52 @@ def applied_k(query: SituationQuery, policy: Policy) -> int | None:
 
 
 def release(store: Store, query: SituationQuery, actor: Actor, purpose: str) -> Release:
-    """Release the situation for ``query`` to ``actor`` for ``purpose`` (audited)."""
-    check_purpose(purpose)
-    policy = policy_for(actor.role)
+    """Release the situation for ``query`` to ``actor`` for ``purpose`` (audited).
+
+    The registry's row for the role and purpose decides: exact figures (the controller's
+    agents; counts about residents still thresholded), or noised ones — the release is charged
+    to the purpose's budget in the ledger first (:class:`PolicyDenied` when it would pass the
+    cap), then every key of its domain gets calibrated noise, is clamped at 0 and suppressed
+    under k (:mod:`belvedere.privacy.dp`). A query naming no feed covers the feeds the purpose
+    allows.
+    """
+    policy, rule = authorise(actor, purpose, outputs=("situation",), datasets=query.sources)
+    reg = registry()
+    if not query.sources and (rule.noised or not set(reg.datasets) <= set(rule.datasets)):
+        query = dataclasses.replace(query, sources=rule.datasets)
     granted = grant(query, policy)
-    table, hidden = suppress(store.situation(granted), policy)
-    k = applied_k(query, policy)
-    row = audit.record(
-        store, actor=actor.username, role=actor.role, purpose=purpose,
-        action="consultation",
-        what={"resource": "situation", "requested": query.describe(),
-              "granted": granted.describe(), "k": k, "suppressed": hidden},
-        rows_released=table.num_rows,
-    )
-    return Release(table=table, requested=query, granted=granted, k=k,
-                   suppressed=hidden, audit_seq=row.seq)
+    what: dict[str, object] = {"resource": "situation", "requested": query.describe(),
+                               "granted": granted.describe()}
+    charged = None
+    if not rule.noised:
+        table, hidden = suppress(store.situation(granted), policy)
+        k = applied_k(query, policy)
+    else:
+        mech = calibrate(rule.mechanism, epsilon=rule.epsilon, rho=rule.rho,
+                         delta=rule.delta or 0.0)
+        charged = ledger.charge(store, actor=actor.username, role=actor.role, purpose=purpose,
+                                datasets=list(granted.sources), query=granted.describe(),
+                                mech=mech, reg=reg)
+        k = policy.k if policy.k is not None else DEFAULT_K
+        noised = noise_situation(store.situation(granted), granted,
+                                 [reg.datasets[d] for d in granted.sources], k, mech,
+                                 keep_suppressed=not granted.by_category)
+        table, hidden = noised.table, noised.suppressed
+        what.update(mechanism=mech.name, epsilon=mech.epsilon, delta=mech.delta,
+                    ledger=charged.seq, withheld=noised.withheld)
+    what.update(k=k, suppressed=hidden)
+    row = audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
+                       action="consultation", what=what, rows_released=table.num_rows)
+    return Release(table=table, requested=query, granted=granted, k=k, suppressed=hidden,
+                   audit_seq=row.seq, mechanism=charged.mechanism if charged else None,
+                   epsilon=charged.epsilon if charged else None,
+                   ledger_seq=charged.seq if charged else None)
 
 
 def release_events(store: Store, start: datetime, end: datetime, actor: Actor,
                    purpose: str) -> pa.Table:
     """Planned events overlapping ``[start, end)`` (public calendar data; audited all the same)."""
-    check_purpose(purpose)
-    policy_for(actor.role)
+    authorise(actor, purpose, outputs=("events",), datasets=("events",))
     table = store.planned_events(start, end)
     audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
                  action="consultation",
@@ -159,12 +221,28 @@ def record_release(store: Store, actor: Actor, purpose: str, *, what: dict[str, 
     """Record that something other than a situation table was given to ``actor`` — a model's
     output (forecast scores per cell, a backtest report), quarantined input rows under review,
     lines of the access log — audited like every other release. Returns the audit line's
-    number."""
-    check_purpose(purpose)
-    policy_for(actor.role)
+    number. The registry must let the role produce the resource's output for ``purpose``."""
+    resource = what.get("resource")
+    authorise(actor, purpose, outputs=(output_of(str(resource)),) if resource else ())
     row = audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
                        action="consultation", what=what, rows_released=rows)
     return row.seq
+
+
+def release_ledger(store: Store, actor: Actor, purpose: str, *, limit: int | None = None,
+                   ledger_purpose: str | None = None
+                   ) -> tuple[list[LedgerRow], list[ledger.Spending]]:
+    """The privacy-loss ledger (the newest ``limit`` rows, of ``ledger_purpose`` only when
+    given) and the spending per purpose and period against the caps, for ``actor`` (the DPO);
+    audited."""
+    authorise(actor, purpose, outputs=("privacy_ledger",))
+    rows = store.ledger_rows(purpose=ledger_purpose, limit=limit)
+    spent = ledger.spending(store)
+    audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
+                 action="consultation",
+                 what={"resource": "privacy_ledger", "purpose": ledger_purpose, "limit": limit},
+                 rows_released=len(rows))
+    return rows, spent
 
 
 def release_anticipation(store: Store, rows: pl.DataFrame, actor: Actor, purpose: str, *,
@@ -177,8 +255,7 @@ def release_anticipation(store: Store, rows: pl.DataFrame, actor: Actor, purpose
     whose baseline, expected count or lower 80 % bound is under ``k`` are suppressed.
     Audited.
     """
-    check_purpose(purpose)
-    policy = policy_for(actor.role)
+    policy, _ = authorise(actor, purpose, outputs=("anticipation",))
     if policy.finest_level == "cell":
         out, level = rows.with_columns(suppressed=pl.lit(False)), "cell"
     else:
@@ -204,8 +281,7 @@ def release_anticipation(store: Store, rows: pl.DataFrame, actor: Actor, purpose
 def collect_planned_event(store: Store, actor: Actor, purpose: str, event: PlannedEvent) -> int:
     """Store a planned event entered by a user (crowd-safety data, no person), audited as a
     *collection*; returns 1 if stored, 0 if an event with the same id was already known."""
-    check_purpose(purpose)
-    policy = policy_for(actor.role)
+    policy, _ = authorise(actor, purpose, outputs=("events",), datasets=("events",))
     if policy.role not in ("operator", "analyst"):
         raise PolicyDenied(f"role {actor.role!r} may not enter planned events")
     result = store.append_batch(BatchInput(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -18,13 +17,16 @@ from belvedere.errors import SourceError
 from belvedere.grid.places import Site
 from belvedere.grid.records import Incident, Measurement, arrow_schema
 from belvedere.sources.base import Connector, ParsedFile, SourceInfo
-from belvedere.sources.minimise import RED_LINE_FIELDS, Pseudonymiser
+from belvedere.sources.minimise import Pseudonymiser
 from belvedere.sources.sites import sites_table
 from belvedere.sources.tabular import (
     LINE,
     Rule,
     apply_rules,
+    forget_red_lines,
+    mark_red_lines,
     read_json_records,
+    red_line_rule,
     required,
     to_arrow,
 )
@@ -33,19 +35,7 @@ MEASURED = ("people_count", "crowd_density")
 ALARMS = ("abandoned_object", "intrusion", "fall", "fire_smoke")
 KEPT = ["event_id", "camera_id", "type", "ts", "window_s", "value", "confidence"]
 """The strict schema: an event with any other field is quarantined (``unknown_field``), one
-carrying a red-line field or an image anywhere is quarantined as ``red_line``."""
-IMAGE_PATTERN = r"data:image/|^[A-Za-z0-9+/]{200,}={0,2}$"
-
-
-def _crosses_red_line(name: str, dtype: Any) -> bool:
-    """A field named for a person, face, image, track or plate — at any depth of nesting."""
-    if name.lower() in RED_LINE_FIELDS:
-        return True
-    if isinstance(dtype, pl.Struct):
-        return any(_crosses_red_line(f.name, f.dtype) for f in dtype.fields)
-    if isinstance(dtype, pl.List):
-        return _crosses_red_line("", dtype.inner)
-    return False
+carrying a red-line field, an image or an embedding anywhere is quarantined as ``red_line``."""
 
 
 def _present(columns: list[str]) -> pl.Expr:
@@ -90,13 +80,11 @@ class Cctv(Connector):
         """Parse one day of events."""
         cameras = sites_table(self.cameras(path.parent))
         raw, bad_json = read_json_records(path, source=self.info.name, lines=True)
-        df = raw
+        unknown = [c for c in raw.columns if c not in KEPT and c != LINE]
+        df = mark_red_lines(raw)
         for col in KEPT:
             if col not in df.columns:
                 df = df.with_columns(pl.lit(None).alias(col))
-        forbidden = [c for c in df.columns if _crosses_red_line(c, df.schema[c])]
-        unknown = [c for c in df.columns
-                   if c not in KEPT and c != LINE and c not in forbidden]
         camera_ids = cameras.column("site_id").to_pylist()
         df = df.with_columns(
             pl.col("event_id").cast(pl.String),
@@ -107,21 +95,13 @@ class Cctv(Connector):
             ).dt.convert_time_zone("UTC"),
             value=pl.col("value").cast(pl.Float64, strict=False),
             confidence=pl.col("confidence").cast(pl.Float64, strict=False),
-            _red=_present(forbidden) if forbidden else pl.lit(""),
             _unknown=_present(unknown) if unknown else pl.lit(""),
-            # An image can hide in an allowed text field too (a data: URL, a long base64 blob).
-            _image=pl.any_horizontal(
-                pl.col(c).cast(pl.String).str.contains(IMAGE_PATTERN).fill_null(False)
-                for c in ("event_id", "camera_id", "type", "ts")),
         )
         df, quarantine = apply_rules(
             df,
             [
-                Rule("red_line", (pl.col("_red") != "") | pl.col("_image"),
-                     pl.format("payload carries {}: images, faces, embeddings, tracks and plates "
-                               "are never accepted (the payload was not kept)",
-                               pl.when(pl.col("_image")).then(pl.lit("an image"))
-                               .otherwise(pl.format("forbidden field(s) {}", pl.col("_red"))))),
+                red_line_rule("payload", "images, faces, embeddings, tracks and plates are "
+                                         "never accepted"),
                 Rule("unknown_field", pl.col("_unknown") != "",
                      pl.format("field(s) {} are not in the CCTV event schema ({})",
                                pl.col("_unknown"), pl.lit(", ".join(KEPT)))),
@@ -170,10 +150,7 @@ class Cctv(Connector):
                 confidence=pl.col("confidence").cast(pl.Float64, strict=False),
             ).struct.json_encode(),
         )
-        # A red-line payload is logged without any of its content, not even the allowed fields
-        # (an image may hide in any of them).
-        quarantine = quarantine.with_columns(
-            raw=pl.when(pl.col("rule") == "red_line").then(pl.lit("{}")).otherwise(pl.col("raw")))
+        quarantine = forget_red_lines(quarantine)
         return ParsedFile(
             records={
                 "measurements": to_arrow(measured, arrow_schema(Measurement)),

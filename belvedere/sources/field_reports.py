@@ -2,7 +2,11 @@
 
 Format: docs/feeds.md § agents. The agent's id is replaced by a keyed pseudonym at the door;
 the comment is redacted like every narrative (names, phones, plates, e-mails… masked) and cut
-to :data:`COMMENT_MAX` characters; the photo is dropped (red line: no image).
+to :data:`COMMENT_MAX` characters; the photo (a file name) is dropped. A report carrying an
+image itself anywhere (a ``data:`` URL, base64 JPEG/PNG in the comment or any field), an
+embedding (a list of numbers), or a field
+named for a person, face, track or plate, crosses a red line: it is quarantined (rule
+``red_line``) and nothing of it is kept.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from belvedere.sources.tabular import (
     LINE,
     Rule,
     apply_rules,
+    forget_red_lines,
     locate,
+    mark_red_lines,
     outside_city_rule,
     read_json_records,
+    red_line_rule,
     required,
     to_arrow,
 )
@@ -58,7 +65,8 @@ class FieldReports(Connector):
     def read(self, path: Path, pseudonymiser: Pseudonymiser) -> ParsedFile:
         """Parse one export."""
         raw, bad_json = read_json_records(path, source=self.info.name, lines=False)
-        df = raw
+        # The photo's file name is the one red-line field expected (and dropped).
+        df = mark_red_lines(raw, allowed=("photo",))
         if "location" in df.columns and isinstance(df.schema["location"], pl.Struct):
             df = df.with_columns(
                 lat=pl.col("location").struct.field("lat").cast(pl.Float64, strict=False),
@@ -77,6 +85,8 @@ class FieldReports(Connector):
         df, quarantine = apply_rules(
             df,
             [
+                red_line_rule("report", "only the category, place, time and a short text are "
+                                        "accepted"),
                 required("id"),
                 Rule("bad_time", pl.col("ts").is_null(),
                      pl.format("created_at {} is not an ISO 8601 time with offset",
@@ -86,6 +96,7 @@ class FieldReports(Connector):
             ],
             KEPT,
         )
+        quarantine = forget_red_lines(quarantine)
         df, outside = apply_rules(locate(df), [outside_city_rule()], KEPT)
         # One HMAC per distinct agent, not per report.
         pseudonyms = {a: pseudonymiser(a) for a in df["agent"].cast(pl.String).unique() if a}
@@ -108,7 +119,8 @@ class FieldReports(Connector):
         # What minimisation did, counted over the reports kept.
         minimised = {
             f"dropped:{c}": int(df[c].is_not_null().sum()) for c in raw.columns
-            if c not in (*KEPT, "agent", "location", "comment", LINE) and c in df.columns
+            if c not in (*KEPT, "agent", "location", "comment", LINE)
+            and c in df.columns
         }
         minimised.update({k: v for k, v in found.items() if v})
         minimised["pseudonymised:agent"] = int(df["agent"].is_in(list(pseudonyms)).sum())

@@ -25,6 +25,7 @@ from belvedere.sources.delimited import (
     STRUCTURE_REASON,
     read_delimited_exact,
 )
+from belvedere.sources.minimise import EMBEDDING_PATTERN, IMAGE_PATTERN, RED_LINE_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,7 @@ def centroid_zone(lat: np.ndarray, lon: np.ndarray) -> list[str | None]:
 
 def read_json_records(path: Path, *, source: str, lines: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read a JSON array (``lines=False``) or JSON Lines file into a frame with ``_line``
-    (the 1-based line, or item number in an array).
+    (the 1-based line of the file, blank lines counted; or the item number in an array).
 
     The fast path is polars' reader. If it fails (a malformed line, a value of another type than
     the same field elsewhere, an integer beyond 64 bits), the file is read item by item instead:
@@ -209,10 +210,9 @@ def read_json_records(path: Path, *, source: str, lines: bool) -> tuple[pl.DataF
     """
     try:
         df = pl.read_ndjson(path, infer_schema_length=None) if lines else pl.read_json(path)
-        return (
-            df.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64)),
-            _json_quarantine([]),
-        )
+        numbers = _filled_lines(path.read_bytes()) if lines else np.arange(1, df.height + 1)
+        if len(numbers) == df.height:
+            return df.with_columns(pl.Series(LINE, numbers, pl.Int64)), _json_quarantine([])
     except OSError as exc:
         raise SourceError(f"cannot read: {exc}", source=source, file=str(path)) from exc
     except pl.exceptions.PolarsError:
@@ -226,7 +226,8 @@ def read_json_records(path: Path, *, source: str, lines: bool) -> tuple[pl.DataF
                           file=str(path)) from exc
     if lines:
         items: list[tuple[int, object]] = []
-        for number_, line in enumerate(text.splitlines(), start=1):
+        # Only "\n" ends a JSON line: a U+2028 inside a string does not (str.splitlines).
+        for number_, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -247,6 +248,70 @@ def read_json_records(path: Path, *, source: str, lines: bool) -> tuple[pl.DataF
         else:
             bad.append((number_, f"item is a JSON {type(item).__name__}, not an object"))
     return _uniform_frame(good), _json_quarantine(bad)
+
+
+# A JSON object key whose value is not null, also inside JSON text nested as a string (``\"``).
+_JSON_KEY = r'"([^"\\]+)\\?"\s*:\s*[^\sn]'
+
+
+def compact_fields(name: pl.Expr) -> pl.Expr:
+    """:func:`belvedere.sources.minimise.compact_field`, in bulk."""
+    return name.str.to_lowercase().str.replace_all(r"[\W_]+", "")
+
+
+def red_line_fields(json_text: pl.Expr, *, allowed: tuple[str, ...] = ()) -> pl.Expr:
+    """The red-line field names (:data:`~belvedere.sources.minimise.RED_LINE_NAME`) that each
+    JSON text uses with a value, at any depth, comma-separated ("" when none); ``allowed`` names
+    are a connector's own (dropped) fields."""
+    keys = json_text.str.extract_all(_JSON_KEY).list.eval(
+        pl.element().str.extract(_JSON_KEY, 1))
+    red = keys.list.eval(pl.element().filter(
+        compact_fields(pl.element()).str.contains(RED_LINE_NAME)
+        & ~pl.element().is_in(list(allowed))))
+    return red.list.unique(maintain_order=True).list.join(", ").fill_null("")
+
+
+def mark_red_lines(raw: pl.DataFrame, *, allowed: tuple[str, ...] = ()) -> pl.DataFrame:
+    """``raw`` (items as read, with ``_line``) with the columns :func:`red_line_rule` reads: each
+    item's red-line field names (``_red``, :func:`red_line_fields`) and whether an image or an
+    embedding hides in it (``_image``, ``_embedding``;
+    :data:`~belvedere.sources.minimise.IMAGE_PATTERN`,
+    :data:`~belvedere.sources.minimise.EMBEDDING_PATTERN`). All are read from the item as one
+    JSON text — keys, nested values and values of mixed types kept as text — so that nothing
+    escapes by its name, its depth or its type."""
+    whole = (pl.struct(pl.exclude(LINE)).struct.json_encode() if raw.width > 1
+             else pl.lit(""))
+    return raw.with_columns(_red=red_line_fields(whole, allowed=allowed),
+                            _image=whole.str.contains(IMAGE_PATTERN).fill_null(False),
+                            _embedding=whole.str.contains(EMBEDDING_PATTERN).fill_null(False))
+
+
+def red_line_rule(item: str, accepted: str) -> Rule:
+    """The ``red_line`` rule over :func:`mark_red_lines`' columns; ``item`` names what is refused
+    (``payload``, ``report``), ``accepted`` says what is accepted instead."""
+    carried = (pl.when(pl.col("_image")).then(pl.lit("an image"))
+               .when(pl.col("_red") != "").then(pl.format("forbidden field(s) {}", pl.col("_red")))
+               .otherwise(pl.lit("an embedding (a list of numbers)")))
+    return Rule("red_line", (pl.col("_red") != "") | pl.col("_image") | pl.col("_embedding"),
+                pl.format(f"{item} carries {{}}: {accepted} (the {item} was not kept)", carried))
+
+
+def forget_red_lines(quarantine: pl.DataFrame) -> pl.DataFrame:
+    """``quarantine`` with nothing kept of its ``red_line`` entries (``raw`` = ``{}``): an image
+    may hide in any field, the allowed ones too."""
+    return quarantine.with_columns(
+        raw=pl.when(pl.col("rule") == "red_line").then(pl.lit("{}")).otherwise(pl.col("raw")))
+
+
+def _filled_lines(data: bytes) -> np.ndarray:
+    """1-based numbers of the lines of ``data`` that are not blank (polars' JSON Lines reader
+    skips blank lines, so its row index is not the line number when there are some)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(raw == ord("\n"))
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(raw)]])
+    solid = np.concatenate([[0], np.cumsum(~np.isin(raw, list(b" \t\r\n")))])
+    return np.flatnonzero(solid[ends] - solid[starts] > 0) + 1
 
 
 def _json_quarantine(bad: list[tuple[int, str]]) -> pl.DataFrame:

@@ -139,6 +139,19 @@ class AuditRow:
     rows_released: int
     prev_hash: str
     hash: str
+    justification: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """A signed tree head of the access log: the Merkle root over its first ``size`` lines,
+    when it was signed, and the Ed25519 signature (hex) of the key ``key_id``."""
+
+    size: int
+    root: str
+    ts: datetime
+    signature: str
+    key_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +229,70 @@ class AlertRow:
     closed_by: str | None = None
     closed_at: datetime | None = None
     close_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeRule:
+    """What one dataset's purge deletes: the rows of ``table`` whose time is before ``before``
+    (of ``sources`` only, or of every source but ``exclude_sources``). With ``aggregate``, their
+    hourly counts are first added to the ``aggregates`` table. The datasets and their retention
+    are in ``belvedere/privacy/retention.toml`` (:mod:`belvedere.privacy.retention`)."""
+
+    dataset: str
+    table: str
+    before: datetime
+    sources: tuple[str, ...] = ()
+    exclude_sources: tuple[str, ...] = ()
+    aggregate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReceipt:
+    """What one purge of one dataset erased: how many rows, and the SHA-256 ``digest`` of their
+    sorted keys (:func:`belvedere.store.purge.receipt_digest`), so that a later audit can check
+    what was erased without the rows being kept. The erased period is ``[oldest, before)``.
+    ``aggregated``: aggregate rows written first. ``audit_seq``: the access-log line of the
+    receipt (``None`` until it is written there)."""
+
+    receipt_id: int
+    dataset: str
+    table: str
+    before: datetime
+    count: int
+    digest: str
+    aggregated: int
+    purged_at: datetime
+    audit_seq: int | None = None
+    oldest: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """One noised release in the privacy-loss ledger (:mod:`belvedere.privacy.ledger`).
+
+    Attributes:
+        seq: number given by the store (0 before it is stored).
+        ts: when it was released (UTC).
+        actor, role, purpose: who asked, for what.
+        dataset: the feeds it covered, comma-separated.
+        query: the granted query, JSON.
+        mechanism: ``discrete_laplace`` or ``discrete_gaussian``.
+        epsilon, delta: the privacy loss accounted for it; ``rho``: its zCDP loss (Gaussian).
+        period: the budget period it counts against (``day:2025-01-31``, ``month:2025-01``…).
+    """
+
+    seq: int
+    ts: datetime
+    actor: str
+    role: str
+    purpose: str
+    dataset: str
+    query: str
+    mechanism: str
+    epsilon: float
+    delta: float
+    rho: float | None
+    period: str
 
 
 class Store(Protocol):
@@ -325,6 +402,14 @@ class Store(Protocol):
         """Access-log lines, oldest first (the newest ``limit`` when given)."""
         ...
 
+    def append_audit_head(self, head: AuditHead) -> None:
+        """Keep one signed tree head of the access log (never update or delete)."""
+        ...
+
+    def audit_heads(self) -> list[AuditHead]:
+        """The signed tree heads, smallest tree first."""
+        ...
+
     def hourly_figures(self, start: datetime, end: datetime) -> pa.Table:
         """Per UTC hour in ``[start, end)``, source, metric, category, zone, site and cell:
         ``value`` (incidents count 1; measurements their value), ``n`` records and ``seconds``
@@ -347,6 +432,38 @@ class Store(Protocol):
 
     def alert(self, alert_id: int) -> AlertRow | None:
         """One alert by number."""
+        ...
+
+    def purge(self, rule: PurgeRule, *, now: datetime, dry_run: bool = False) -> PurgeReceipt:
+        """Delete what ``rule`` makes due, in one transaction with its receipt (kept pending
+        until :meth:`mark_receipt_logged`); with ``dry_run``, only count and digest it."""
+        ...
+
+    def add_purge_receipt(self, receipt: PurgeReceipt) -> PurgeReceipt:
+        """Record a receipt for something erased outside the tables (files); returns it with
+        its number."""
+        ...
+
+    def purge_receipts(self, *, pending: bool = False) -> list[PurgeReceipt]:
+        """Purge receipts, oldest first (only those not yet in the access log with
+        ``pending``)."""
+        ...
+
+    def mark_receipt_logged(self, receipt_id: int, audit_seq: int) -> None:
+        """Note the access-log line that carries a receipt."""
+        ...
+
+    def charge_ledger(self, row: LedgerRow, *, epsilon_cap: float, delta_cap: float
+                      ) -> tuple[LedgerRow | None, float, float]:
+        """Append ``row`` to the privacy ledger if, with it, the ε and δ already spent for its
+        purpose and period stay within the caps — the check and the append in one transaction,
+        serialised with every other charge. Returns ``(stored row or None, ε spent, δ spent)``
+        (the sums before this row)."""
+        ...
+
+    def ledger_rows(self, *, purpose: str | None = None, period: str | None = None,
+                    limit: int | None = None) -> list[LedgerRow]:
+        """Ledger rows, oldest first (of one purpose and period; the newest ``limit``)."""
         ...
 
     def close(self) -> None:

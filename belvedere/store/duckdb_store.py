@@ -25,14 +25,19 @@ from belvedere.errors import StoreBusy, StoreError
 from belvedere.grid.cells import cell_to_str
 from belvedere.grid.records import Incident, Measurement, PlannedEvent, arrow_schema
 from belvedere.grid.timebins import local_wallclock
+from belvedere.store import purge as purging
 from belvedere.store import queries
 from belvedere.store.base import (
     QUARANTINE_SCHEMA,
     AlertRow,
     ApiTokenRow,
+    AuditHead,
     AuditRow,
     BatchInput,
     BatchResult,
+    LedgerRow,
+    PurgeReceipt,
+    PurgeRule,
     RecordKind,
     SituationQuery,
     UserRow,
@@ -293,7 +298,8 @@ class DuckDBStore:
     def situation(self, query: SituationQuery) -> pa.Table:
         """The situation table for ``query`` (no privacy applied: callers go through the gate)."""
         backend = self._ibis()
-        obs = queries.observations(backend.table("incidents"), backend.table("measurements"))
+        obs = queries.observations(backend.table("incidents"), backend.table("measurements"),
+                                   backend.table("aggregates"))
         table = queries.situation(obs, query).to_pyarrow()
         if query.level == "cell" and table.num_rows:
             # Render cell keys as the hex ids maps use.
@@ -484,9 +490,10 @@ class DuckDBStore:
     def append_audit(self, row: AuditRow) -> None:
         """Append one access-log line."""
         self._con.cursor().execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (seq, ts, actor, role, purpose, action, what, rows_released, "
+            "prev_hash, hash, justification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [row.seq, row.ts, row.actor, row.role, row.purpose, row.action, row.what,
-             row.rows_released, row.prev_hash, row.hash],
+             row.rows_released, row.prev_hash, row.hash, row.justification],
         )
 
     def last_audit(self) -> AuditRow | None:
@@ -496,13 +503,28 @@ class DuckDBStore:
 
     def audit_rows(self, limit: int | None = None) -> list[AuditRow]:
         """Access-log lines, oldest first (only the newest ``limit`` when given)."""
-        sql = "SELECT * FROM audit_log ORDER BY seq DESC"
+        sql = ("SELECT seq, ts, actor, role, purpose, action, what, rows_released, prev_hash, "
+               "hash, justification FROM audit_log ORDER BY seq DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
         rows = self._con.cursor().execute(sql).fetchall()
         return [
             AuditRow(r[0], r[1].astimezone(UTC), *r[2:]) for r in reversed(rows)
         ]
+
+    def append_audit_head(self, head: AuditHead) -> None:
+        """Keep one signed tree head."""
+        self._con.cursor().execute(
+            "INSERT INTO audit_heads (size, root, ts, signature, key_id) VALUES (?, ?, ?, ?, ?)",
+            [head.size, head.root, head.ts, head.signature, head.key_id],
+        )
+
+    def audit_heads(self) -> list[AuditHead]:
+        """The signed tree heads, smallest tree first (then oldest first)."""
+        rows = self._con.cursor().execute(
+            "SELECT size, root, ts, signature, key_id FROM audit_heads ORDER BY size, ts"
+        ).fetchall()
+        return [AuditHead(r[0], r[1], r[2].astimezone(UTC), r[3], r[4]) for r in rows]
 
     # -- hourly figures and alerts (anomaly detection) ----------------------------------------
 
@@ -565,6 +587,76 @@ class DuckDBStore:
             f"SELECT {', '.join(_ALERT_FIELDS)} FROM alerts WHERE alert_id = ?",
             [alert_id]).fetchall()
         return _alert_row(rows[0]) if rows else None
+
+    # -- retention (see belvedere/store/purge.py) ---------------------------------------------
+
+    def purge(self, rule: PurgeRule, *, now: datetime, dry_run: bool = False) -> PurgeReceipt:
+        """Delete what ``rule`` makes due, with its receipt, in one transaction."""
+        with self._write_lock:
+            return purging.purge(self._con.cursor(), rule, now=now, dry_run=dry_run)
+
+    def add_purge_receipt(self, receipt: PurgeReceipt) -> PurgeReceipt:
+        """Record a receipt for something erased outside the tables (files)."""
+        with self._write_lock:
+            return purging.add_receipt(self._con.cursor(), receipt)
+
+    def purge_receipts(self, *, pending: bool = False) -> list[PurgeReceipt]:
+        """Purge receipts, oldest first (only those not yet in the access log: ``pending``)."""
+        return purging.receipts(self._con.cursor(), pending=pending)
+
+    def mark_receipt_logged(self, receipt_id: int, audit_seq: int) -> None:
+        """Note the access-log line of a receipt."""
+        purging.mark_logged(self._con.cursor(), receipt_id, audit_seq)
+
+    # -- the privacy-loss ledger (see belvedere/privacy/ledger.py) -----------------------------
+
+    _LEDGER_FIELDS = tuple(f.name for f in dataclasses.fields(LedgerRow))
+
+    def charge_ledger(self, row: LedgerRow, *, epsilon_cap: float, delta_cap: float
+                      ) -> tuple[LedgerRow | None, float, float]:
+        """Append ``row`` if its purpose's period stays within the caps (see
+        :meth:`Store.charge_ledger`): the write lock serialises charges in this process and
+        DuckDB admits one writing process, so no two charges read the same sums."""
+        with self._write_lock:
+            con = self._con.cursor()
+            con.begin()
+            try:
+                spent = con.execute(
+                    "SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0) "
+                    "FROM privacy_ledger WHERE purpose = ? AND period = ?",
+                    [row.purpose, row.period]).fetchall()[0]
+                eps, delta = float(spent[0]), float(spent[1])
+                # A tolerance of 1e-9 absorbs floating-point sums (0.1 + 0.2 …), no more.
+                if eps + row.epsilon > epsilon_cap + 1e-9 or delta + row.delta > delta_cap + 1e-15:
+                    con.rollback()
+                    return None, eps, delta
+                seq = int(_one(con, "SELECT coalesce(max(seq), 0) + 1 FROM privacy_ledger"))
+                stored = dataclasses.replace(row, seq=seq)
+                con.execute(
+                    f"INSERT INTO privacy_ledger ({', '.join(self._LEDGER_FIELDS)}) VALUES "
+                    f"({', '.join('?' * len(self._LEDGER_FIELDS))})",
+                    [getattr(stored, f) for f in self._LEDGER_FIELDS])
+                con.commit()
+            except Exception:
+                con.rollback()
+                raise
+        return stored, eps, delta
+
+    def ledger_rows(self, *, purpose: str | None = None, period: str | None = None,
+                    limit: int | None = None) -> list[LedgerRow]:
+        """Ledger rows, oldest first (of one purpose and period; only the newest ``limit``)."""
+        where: list[str] = ["TRUE"]
+        params: list[object] = []
+        for column, value in (("purpose", purpose), ("period", period)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = (f"SELECT {', '.join(self._LEDGER_FIELDS)} FROM privacy_ledger WHERE "
+               f"{' AND '.join(where)} ORDER BY seq DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._con.cursor().execute(sql, params).fetchall()
+        return [LedgerRow(r[0], r[1].astimezone(UTC), *r[2:]) for r in reversed(rows)]
 
     def close(self) -> None:
         """Close the file."""

@@ -195,4 +195,70 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "privacy-loss ledger: one line per noised release, checked against the purpose's cap",
+        """
+        CREATE TABLE privacy_ledger (
+            seq BIGINT PRIMARY KEY,
+            ts TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            purpose VARCHAR NOT NULL,
+            dataset VARCHAR NOT NULL,
+            query VARCHAR NOT NULL,
+            mechanism VARCHAR NOT NULL,
+            epsilon DOUBLE NOT NULL,
+            delta DOUBLE NOT NULL,
+            rho DOUBLE,
+            period VARCHAR NOT NULL
+        );
+        CREATE INDEX privacy_ledger_budget ON privacy_ledger (purpose, period);
+        """,
+    ),
+    (
+        7,
+        "access log: justification of each line; signed Merkle tree heads",
+        """
+        ALTER TABLE audit_log ADD COLUMN justification VARCHAR;
+        CREATE TABLE audit_heads (
+            size BIGINT NOT NULL,
+            root VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL,
+            signature VARCHAR NOT NULL,
+            key_id VARCHAR NOT NULL
+        );
+        """,
+    ),
+    (
+        8,
+        "retention: hourly aggregates of purged rows; purge receipts",
+        """
+        CREATE TABLE aggregates (
+            source VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            time_precision VARCHAR NOT NULL,
+            hour TIMESTAMPTZ NOT NULL,
+            hour_local TIMESTAMP NOT NULL,
+            cell BIGINT,
+            zone VARCHAR,
+            value DOUBLE NOT NULL,
+            n BIGINT NOT NULL,
+            rolled_up_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE purge_receipts (
+            receipt_id BIGINT PRIMARY KEY,
+            dataset VARCHAR NOT NULL,
+            "table" VARCHAR NOT NULL,
+            "before" TIMESTAMPTZ NOT NULL,
+            count BIGINT NOT NULL,
+            digest VARCHAR NOT NULL,
+            aggregated BIGINT NOT NULL,
+            purged_at TIMESTAMPTZ NOT NULL,
+            audit_seq BIGINT,
+            oldest TIMESTAMPTZ
+        );
+        """,
+    ),
 ]

@@ -17,12 +17,17 @@ from belvedere.store.base import SituationQuery
 _RES_SHIFT = 52
 
 
-def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
-    """Every stored figure as one long table: point events count 1, measurements their value.
+def observations(incidents: ir.Table, measurements: ir.Table,
+                 aggregates: ir.Table | None = None) -> ir.Table:
+    """Every stored figure as one long table: point events count 1, measurements their value;
+    ``n`` is the number of records behind a row (1 for a raw record).
 
     Measurements suppressed at source (value NULL) are left out: they carry no figure. Records
     known only to a zone have no cell, so cell-level situations leave them out and zone-level
-    ones count them.
+    ones count them. ``aggregates`` are the hourly counts of records purged by retention
+    (:mod:`belvedere.store.purge`): one row per hour, place and category, on H3 cells no finer
+    than resolution 8, so a purged period still answers by zone, by day or hour, and by cell at
+    resolution 8 or coarser (a finer cell query gets their resolution-8 cells).
     """
     inc = incidents.select(
         source=_.source,
@@ -34,6 +39,7 @@ def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
         zone=_.zone,
         value=ibis.literal(1.0, type="float64"),
         time_precision=_.time_precision.cast("string"),  # nullable, as the literal below
+        n=ibis.literal(1, type="int64"),
     )
     mea = measurements.filter(_.value.notnull()).select(
         source=_.source,
@@ -45,8 +51,23 @@ def observations(incidents: ir.Table, measurements: ir.Table) -> ir.Table:
         zone=_.zone,
         value=_.value.cast("float64"),
         time_precision=ibis.literal("hour"),
+        n=ibis.literal(1, type="int64"),
     )
-    return inc.union(mea)
+    if aggregates is None:
+        return inc.union(mea)
+    agg = aggregates.select(
+        source=_.source,
+        metric=_.metric.cast("string"),
+        category=_.category,
+        ts=_.hour,
+        ts_local=_.hour_local,
+        cell=_.cell,
+        zone=_.zone,
+        value=_.value.cast("float64"),
+        time_precision=_.time_precision.cast("string"),
+        n=_.n.cast("int64"),
+    )
+    return inc.union(mea).union(agg)
 
 
 def cell_at(cell: ir.IntegerValue, resolution: int) -> ir.IntegerValue:
@@ -86,6 +107,6 @@ def situation(obs: ir.Table, q: SituationQuery) -> ir.Table:
         t = t.mutate(bin_start=ibis.literal(to_local(q.start), type="timestamp"))
     return (
         t.group_by(["bin_start", "place", "source", "metric", "category"])
-        .aggregate(value=_.value.sum(), n=_.count())
+        .aggregate(value=_.value.sum(), n=_.n.sum())
         .order_by(["bin_start", "place", "source", "metric", "category"])
     )

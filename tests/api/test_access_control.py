@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from belvedere.api.main import create_app
+from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token, revoke_api_token
 from belvedere.privacy.users import add_user
@@ -100,7 +101,8 @@ def test_an_analyst_token_reads_like_an_analyst_and_is_audited_under_its_name(
     answer = client.get("/api/v1/situation", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200 and answer.json()["k"] == 11
     last = store.audit_rows(limit=1)[0]
-    assert (last.actor, last.role, last.action) == ("token:nightly", "analyst", "consultation")
+    assert (last.actor, last.role, last.action) == (pseudonym(store, "token:nightly"), "analyst",
+                                                    "consultation")
 
 
 def test_five_failed_logins_block_the_user_name_with_429_and_retry_after(

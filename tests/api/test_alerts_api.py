@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from belvedere.api.main import create_app
+from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.release import Actor
 from belvedere.privacy.users import add_user, open_session
 from belvedere.store.base import AlertRow
@@ -55,7 +56,8 @@ def test_operator_acknowledges_with_a_reason_and_it_is_audited(
     # The reason is minimised before it is kept: no name, no phone number.
     assert body["acknowledge_reason"] == "patrol sent; call Mme [NOM] at [TÉL]"
     (line,) = store.audit_rows()[before:]
-    assert (line.actor, line.role, line.action) == ("op", "operator", "alteration")
+    assert (line.actor, line.role, line.action) == (pseudonym(store, "op"), "operator",
+                                                    "alteration")
     what = json.loads(line.what)
     assert what == {"resource": "alert", "alert_id": 1, "transition": "acknowledge",
                     "from": "open", "to": "acknowledged",
@@ -117,7 +119,7 @@ def test_operators_see_cells_and_the_dpo_sees_arrondissements_with_small_counts_
     assert op["k"] == 11 and op["suppressed"] == 1 and dpo["suppressed"] == 2
     lines = store.audit_rows()[before:]
     assert [(x.actor, x.action, x.rows_released) for x in lines] == [
-        ("op", "consultation", 4), ("dpo", "consultation", 4)]
+        (pseudonym(store, "op"), "consultation", 4), (pseudonym(store, "dpo"), "consultation", 4)]
     assert json.loads(lines[1].what)["granted"] == "zone"
 
 

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from belvedere.api.main import create_app
+from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.users import add_user
 from belvedere.store.duckdb_store import DuckDBStore
 
@@ -51,4 +52,5 @@ def test_operator_gets_cells_analyst_zones_with_the_same_totals(
     assert max(cells["total"]) > 1.5 * min(cells["total"])
     assert wrong.status_code == 422
     lines = [r for r in city_store.audit_rows()[before:] if '"forecast"' in str(r.what)]
-    assert [r.actor for r in lines] == ["fc-operator", "fc-analyst"]
+    assert [r.actor for r in lines] == [pseudonym(city_store, "fc-operator"),
+                                        pseudonym(city_store, "fc-analyst")]

@@ -16,6 +16,7 @@ import h3
 import httpx2 as httpx
 import pytest
 
+from belvedere.privacy.audit import pseudonym
 from tests.live.conftest import Server, cctv_event
 from tests.sources.feeds import POLICE_HEADER, police_row
 
@@ -109,6 +110,11 @@ def test_push_answers_what_became_of_each_item_and_a_repeat_stores_nothing(
     assert (again["stored"], again["duplicates"]) == (0, 2)
     reasons = {r["rule"] for r in server.live.store.quarantined("police_log").to_pylist()}
     assert reasons == {"no_place"}
+    # Each delivery is a collection in the access log, by the pushing machine's pseudonym.
+    lines = [r for r in server.live.store.audit_rows() if r.action == "collection"]
+    assert [(r.role, r.rows_released, json.loads(r.what)["feed"]) for r in lines] == [
+        ("machine", 2, "police_log"), ("machine", 0, "police_log")]
+    assert {r.actor for r in lines} == {pseudonym(server.live.store, "live-machine")}
 
 
 def test_push_of_a_native_export_and_of_an_unknown_feed(server: Server) -> None:

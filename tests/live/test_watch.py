@@ -14,6 +14,7 @@ from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
 from belvedere.live.service import LiveService
 from belvedere.live.watch import DETECTOR, AlertWatch
+from belvedere.privacy.audit import pseudonym
 from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import ingest_folder
 from belvedere.store.duckdb_store import DuckDBStore
@@ -72,7 +73,7 @@ def test_a_burst_committed_live_opens_one_logged_alert(recent_city: Path,
         assert wait_for(lambda: watch.passes >= 2, timeout=20)
         assert len(store.alerts()) == 1
         logged = [json.loads(r.what) for r in store.audit_rows()
-                  if r.actor == DETECTOR and r.action == "combination"]
+                  if r.actor == pseudonym(store, DETECTOR) and r.action == "combination"]
         assert [w["alert_id"] for w in logged] == [alerts[0].alert_id]
     finally:
         service.stop()

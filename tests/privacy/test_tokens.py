@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from belvedere.errors import AuthError, ConfigError, StoreError
+from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import (
     bearer_actor,
@@ -84,11 +85,12 @@ def test_creating_listing_revoking_tokens_and_listing_users_are_in_the_access_lo
     revoke_api_token(store, "bridge", by=ADMIN)
     assert [u.username for u in list_users(store, ADMIN)] == ["ana"]
     lines = store.audit_rows()
+    admin = pseudonym(store, "cli:root")
     assert [(r.actor, r.role, r.purpose, r.action, r.rows_released) for r in lines] == [
-        ("cli:root", "admin", "account_administration", "administration", 0),
-        ("cli:root", "admin", "account_administration", "consultation", 1),
-        ("cli:root", "admin", "account_administration", "administration", 0),
-        ("cli:root", "admin", "account_administration", "consultation", 1),
+        (admin, "admin", "account_administration", "administration", 0),
+        (admin, "admin", "account_administration", "consultation", 1),
+        (admin, "admin", "account_administration", "administration", 0),
+        (admin, "admin", "account_administration", "consultation", 1),
     ]
     what = [json.loads(r.what) for r in lines]
     assert what[0]["operation"] == "create" and what[0]["name"] == "bridge"

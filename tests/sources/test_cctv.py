@@ -77,7 +77,7 @@ def test_cctv_strict_schema_rejects_unknown_nested_and_hidden_images(tmp_path: P
     assert {line: r["rule"] for line, r in rows.items()} == {
         1: "unknown_field", 2: "red_line", 3: "red_line", 4: "red_line", 5: "bad_value"}
     assert "gender_estimate" in rows[1]["reason"]
-    assert "meta" in rows[2]["reason"] and "embedding" in rows[4]["reason"]
+    assert "face_crop" in rows[2]["reason"] and "embedding" in rows[4]["reason"]
     assert "an image" in rows[3]["reason"]
     stored_and_kept = json.dumps(parsed.quarantine.to_pylist())
     assert "iVBOR" not in stored_and_kept and "0.1, 0.2" not in stored_and_kept

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from belvedere.privacy.audit import pseudonym
 from tests.conftest import IN_CI
 
 BROKER = ("127.0.0.1", 1883)
@@ -171,10 +172,11 @@ def test_a_burst_through_mqtt_raises_an_alert_the_operator_acknowledges(
         context.close()
 
     log = [(r.actor, r.action, json.loads(r.what)) for r in live_app.store.audit_rows()]
-    raised = [w for actor, action, w in log if actor == "system:detector"
+    detector = pseudonym(live_app.store, "system:detector")
+    raised = [w for actor, action, w in log if actor == detector
               and action == "combination" and w.get("alert_id") == alert_id]
     acked = [(actor, w) for actor, action, w in log if action == "alteration"
              and w.get("alert_id") == alert_id]
     assert len(raised) == 1 and raised[0]["feed"] == "police_log"
-    assert [a for a, _ in acked] == [OPERATOR[0]]
+    assert [a for a, _ in acked] == [pseudonym(live_app.store, OPERATOR[0])]
     assert acked[0][1]["to"] == "acknowledged" and "Équipage envoyé" in acked[0][1]["reason"]

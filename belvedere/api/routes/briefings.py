@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from belvedere.api.deps import STAFF, StoreDep, allow, check_year
+from belvedere.api.deps import STAFF, StoreDep, allow, check_year, declared
 from belvedere.briefings.daily_brief import render_daily_brief
 from belvedere.briefings.event_brief import render_event_brief
 from belvedere.privacy.release import Actor
@@ -33,8 +33,9 @@ def _pdf(data: bytes, name: str) -> Response:
 
 @router.get("/events/{event_id}/briefing.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def event_briefing(event_id: str, store: StoreDep, actor: Staff, lang: Lang = "fr",
-                   purpose: Annotated[str, Query()] = "event_preparation") -> Response:
+def event_briefing(event_id: str, store: StoreDep, actor: Staff,
+                   purpose: Annotated[str, declared("event_preparation", "briefing", "events")],
+                   lang: Lang = "fr") -> Response:
     """The preparation briefing of a planned event (A4 PDF, French or English)."""
     with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:
         out = render_event_brief(store, event_id=event_id, lang=lang, actor=actor,
@@ -46,8 +47,10 @@ def event_briefing(event_id: str, store: StoreDep, actor: Staff, lang: Lang = "f
 @router.get("/briefings/daily.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 def daily_briefing(day: Annotated[date, Query(alias="date")], store: StoreDep,
-                   actor: Staff, lang: Lang = "fr",
-                   purpose: Annotated[str, Query()] = "situation_monitoring") -> Response:
+                   actor: Staff,
+                   purpose: Annotated[str, declared("situation_monitoring", "briefing",
+                                                    "situation", "events")],
+                   lang: Lang = "fr") -> Response:
     """The daily situation report of a day (Paris time; A4 PDF, French or English)."""
     check_year(day, "date")
     with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:

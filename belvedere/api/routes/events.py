@@ -10,7 +10,7 @@ import h3
 import numpy as np
 from fastapi import APIRouter, Query
 
-from belvedere.api.deps import PLANNERS, READERS, StoreDep, allow, resolve_window
+from belvedere.api.deps import PLANNERS, READERS, StoreDep, allow, declared, resolve_window
 from belvedere.api.schemas import ConflictPublic, EventCreate, EventPublic
 from belvedere.errors import ConfigError
 from belvedere.grid.places import VENUES, Site
@@ -39,9 +39,9 @@ Reader = Annotated[Actor, allow(*READERS)]
 def events(
     store: StoreDep,
     actor: Reader,
+    purpose: Annotated[str, declared("situation_monitoring", "events")],
     start: Annotated[datetime | None, Query()] = None,
     end: Annotated[datetime | None, Query()] = None,
-    purpose: Annotated[str, Query()] = "situation_monitoring",
 ) -> list[dict[str, Any]]:
     """Planned events overlapping the window (default: the last 7 days of data)."""
     window = resolve_window(store, start, end)
@@ -56,9 +56,9 @@ def events(
 def conflicts(
     store: StoreDep,
     actor: Reader,
+    purpose: Annotated[str, declared("event_preparation", "events")],
     start: Annotated[datetime | None, Query()] = None,
     end: Annotated[datetime | None, Query()] = None,
-    purpose: Annotated[str, Query()] = "event_preparation",
 ) -> list[dict[str, Any]]:
     """Pairs of planned events in the window that compete: close in space and time, or
     sharing an emergency department or a metro line (see belvedere.models.conflicts)."""
@@ -72,8 +72,8 @@ def anticipation(
     event_id: str,
     store: StoreDep,
     actor: Reader,
+    purpose: Annotated[str, declared("event_preparation", "events", "anticipation")],
     resolution: Annotated[int, Query(ge=7, le=9)] = 8,
-    purpose: Annotated[str, Query()] = "event_preparation",
 ) -> dict[str, Any]:
     """The expected load around a planned event, hour by hour from 6 h before to 6 h after,
     per feed: cells (operators) or arrondissements (other roles, small totals suppressed)."""
@@ -109,7 +109,7 @@ def create_event(
     body: EventCreate,
     store: StoreDep,
     actor: Annotated[Actor, allow(*PLANNERS)],
-    purpose: Annotated[str, Query()] = "event_preparation",
+    purpose: Annotated[str, declared("event_preparation", "events")],
 ) -> dict[str, Any]:
     """Enter a planned event at a known venue (operators and analysts); audited as a
     collection. Answers whether it was stored or already known under the same id."""

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from belvedere.api.deps import allow
@@ -24,13 +24,18 @@ from belvedere.errors import ConfigError
 from belvedere.grid.zones import arrondissements, assign_zones
 from belvedere.privacy.release import Actor
 from belvedere.sources.field_reports import CATEGORY, COMMENT_MAX
+from belvedere.sources.minimise import red_line_content
 
 router = APIRouter(tags=["field"])
 FEED = "field_reports"
 
 
 class FieldReportIn(BaseModel):
-    """What an agent saw, where and when; no photo, no person."""
+    """What an agent saw, where and when; no photo, no person: any other field is refused, and
+    a body carrying an image, an embedding or a field named for a person, face, track or plate
+    is refused for crossing a red line (422, nothing stored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     category: str = Field(description="one of the shared field categories: "
                                       + ", ".join(CATEGORY))
@@ -38,6 +43,15 @@ class FieldReportIn(BaseModel):
     lon: float = Field(ge=-180, le=180)
     created_at: datetime = Field(description="when it was seen (ISO 8601 with an offset)")
     comment: str = Field(default="", max_length=COMMENT_MAX)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_red_line(cls, data: Any) -> Any:
+        found = red_line_content(data)
+        if found:
+            raise ValueError(f"red line: the report carries {found}; images, faces, "
+                             "embeddings, tracks and plates are never accepted")
+        return data
 
     @field_validator("category")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from fastapi import APIRouter, Query
 
-from belvedere.api.deps import READERS, StoreDep, allow
+from belvedere.api.deps import READERS, StoreDep, allow, declared
 from belvedere.errors import ConfigError
 from belvedere.grid.cells import cells_geojson, str_to_cell
 from belvedere.models.data import load_event_data
@@ -25,6 +25,7 @@ HOURLY_MODELS = ("kde", "etas", "recent", "prospective", "naive")
 def forecast(
     store: StoreDep,
     actor: Annotated[Actor, allow(*READERS)],
+    purpose: Annotated[str, declared("situation_monitoring", "forecast")],
     source: Annotated[str, Query(description="an incident feed")] = "police_log",
     start: Annotated[datetime | None, Query(description="first hour; default: the end of the "
                                                         "data held (now, when live)")] = None,
@@ -32,7 +33,6 @@ def forecast(
     level: Annotated[Literal["cell", "zone"], Query()] = "cell",
     resolution: Annotated[int, Query(ge=7, le=9)] = 8,
     model: Annotated[Literal[HOURLY_MODELS], Query()] = "kde",  # type: ignore[valid-type]
-    purpose: Annotated[str, Query(description="declared purpose")] = "situation_monitoring",
 ) -> dict[str, Any]:
     """Expected incidents of one feed per place and hour over the next ``hours`` (a grid
     forecaster's window total shared out by the city's hour-of-week profile; see

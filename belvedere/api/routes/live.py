@@ -16,11 +16,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from belvedere.api.deps import StoreDep, allow
+from belvedere.api.deps import StoreDep, allow, declared
 from belvedere.api.schemas import LiveSituationPublic
 from belvedere.live.hub import LiveUpdate
 from belvedere.live.service import LiveService
@@ -38,7 +38,7 @@ def get_live(request: Request) -> LiveService:
 
 LiveDep = Annotated[LiveService, Depends(get_live)]
 Follower = Annotated[Actor, allow(*LIVE_ROLES)]
-Purpose = Annotated[str, Query(description="declared purpose of the consultation")]
+Purpose = Annotated[str, declared("situation_monitoring", "live")]
 
 
 def released(view: LiveView, update: LiveUpdate,
@@ -66,7 +66,7 @@ def released(view: LiveView, update: LiveUpdate,
 
 @router.get("/situation", response_model=LiveSituationPublic)
 def live_situation(store: StoreDep, actor: Follower, live: LiveDep,
-                   purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
+                   purpose: Purpose) -> dict[str, Any]:
     """The live windows now (last 60 min, current hour), as the caller's role may see them."""
     update = live.hub.current()
     view, windows = release_live_windows(
@@ -75,7 +75,7 @@ def live_situation(store: StoreDep, actor: Follower, live: LiveDep,
 
 
 def stream_view(store: StoreDep, actor: Follower,
-                purpose: Purpose = "situation_monitoring") -> LiveView:
+                purpose: Purpose) -> LiveView:
     """The stream's grant, audited once — before streaming starts, so that a refusal is an
     HTTP error and not a broken stream."""
     return open_live_view(store, actor, purpose)

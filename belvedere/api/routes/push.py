@@ -23,10 +23,13 @@ from belvedere.api.deps import allow
 from belvedere.api.routes.live import LiveDep
 from belvedere.api.schemas import PushPublic
 from belvedere.errors import ConfigError
+from belvedere.privacy.operations import record_operation
 from belvedere.privacy.release import Actor
 
 router = APIRouter(tags=["push"])
 PUSHERS = ("machine", "operator")
+PUSH_PURPOSE = "situation_monitoring"
+"""What feeds are collected for (the live picture)."""
 
 
 @router.post("/push/{feed}", response_model=PushPublic)
@@ -44,4 +47,10 @@ async def push(feed: str, request: Request, actor: Annotated[Actor, allow(*PUSHE
         result = await run_in_threadpool(live.ingestor.ingest, feed, [body])
     else:
         result = await run_in_threadpool(live.ingestor.ingest_file, feed, body)
-    return {"feed": feed, **result.counts(), "batch_ids": [b.batch_id for b in result.batches]}
+    counts = result.counts()
+    batch_ids = [b.batch_id for b in result.batches]
+    # A delivery is a collection by the pusher: one access-log line per batch pushed.
+    await run_in_threadpool(record_operation, live.store, actor, PUSH_PURPOSE, "collection",
+                            what={"resource": "push", "feed": feed, "batch_ids": batch_ids,
+                                  **counts}, rows=counts["stored"])
+    return {"feed": feed, **counts, "batch_ids": batch_ids}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from belvedere.api.deps import STAFF, StoreDep, allow
+from belvedere.api.deps import STAFF, StoreDep, allow, declared
 from belvedere.privacy.release import Actor, record_release
 
 router = APIRouter(tags=["reports"])
@@ -19,7 +19,8 @@ REPORTS = {"backtest": "backtest/report.html"}
 
 @router.get("/reports/{name}", response_class=HTMLResponse, response_model=None)
 def report(name: str, request: Request, store: StoreDep, actor: Annotated[Actor, allow(*STAFF)],
-           purpose: Annotated[str, Query()] = "analysis") -> HTMLResponse | FileResponse:
+           purpose: Annotated[str, declared("analysis", "report")]
+           ) -> HTMLResponse | FileResponse:
     """A report as a self-contained HTML page (404 with a hint when it was not built)."""
     folder: Path | None = request.app.state.reports_dir
     path = folder / REPORTS[name] if folder and name in REPORTS else None

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
-from belvedere.api.deps import READERS, StoreDep, allow, resolve_window
+from belvedere.api.deps import READERS, StoreDep, allow, declared, resolve_window
 from belvedere.api.schemas import SituationPublic, TimelinePublic
 from belvedere.errors import ConfigError
 from belvedere.grid.cells import cells_geojson, str_to_cell
@@ -42,8 +42,15 @@ def situation_query(
 
 
 QueryDep = Annotated[SituationQuery, Depends(situation_query)]
-Purpose = Annotated[str, Query(description="declared purpose of the consultation")]
+Purpose = Annotated[str, declared("situation_monitoring", "situation")]
 Reader = Annotated[Actor, allow(*READERS)]
+
+
+def _noise(rel: Release) -> dict[str, Any] | None:
+    """The noise a release carries (mechanism, ε, ledger line), or ``None`` when exact."""
+    if rel.mechanism is None:
+        return None
+    return {"mechanism": rel.mechanism, "epsilon": rel.epsilon, "ledger": rel.ledger_seq}
 
 
 def _granted(rel: Release) -> dict[str, Any]:
@@ -53,11 +60,11 @@ def _granted(rel: Release) -> dict[str, Any]:
 
 @router.get("", response_model=SituationPublic)
 def situation(store: StoreDep, actor: Reader, query: QueryDep,
-              purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
+              purpose: Purpose) -> dict[str, Any]:
     """Counts and sums by place × bin × source × category, as the caller's role may see them."""
     rel = release(store, query, actor, purpose)
     return {"granted": _granted(rel), "k": rel.k, "suppressed": rel.suppressed,
-            "rows": rel.table.to_pylist()}
+            "noise": _noise(rel), "rows": rel.table.to_pylist()}
 
 
 def _primary(query: SituationQuery) -> SituationQuery:
@@ -70,7 +77,7 @@ def _primary(query: SituationQuery) -> SituationQuery:
 
 @router.get("/map")
 def situation_map(store: StoreDep, actor: Reader, query: QueryDep,
-                  purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
+                  purpose: Purpose) -> dict[str, Any]:
     """GeoJSON of one source's total per place over the window (cells or zones)."""
     q = _primary(query)
     rel = release(store, replace(q, bin="window"), actor, purpose)
@@ -83,18 +90,20 @@ def situation_map(store: StoreDep, actor: Reader, query: QueryDep,
         geo = zones_geojson(zones)
         for feature in geo["features"]:
             feature["properties"].update(rows[feature["properties"]["zone_id"]])
-    return {**geo, "granted": _granted(rel), "k": rel.k, "source": q.sources[0]}
+    return {**geo, "granted": _granted(rel), "k": rel.k, "noise": _noise(rel),
+            "source": q.sources[0]}
 
 
 @router.get("/timeline", response_model=TimelinePublic)
 def situation_timeline(store: StoreDep, actor: Reader, query: QueryDep,
-                       purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
+                       purpose: Purpose) -> dict[str, Any]:
     """One source's city-wide series by hour or day (local time)."""
     q = _primary(query)
     rel = release(store, replace(q, level="city"), actor, purpose)
     series = [{"bin_start": r["bin_start"], "value": r["value"], "suppressed": r["suppressed"]}
               for r in rel.table.to_pylist()]
-    return {"granted": _granted(rel), "k": rel.k, "source": q.sources[0], "series": series}
+    return {"granted": _granted(rel), "k": rel.k, "noise": _noise(rel), "source": q.sources[0],
+            "series": series}
 
 
 
@@ -104,10 +113,9 @@ this many weeks before (the seasonal-naive baseline, from the same released figu
 
 
 @router.get("/zone/{zone_id}")
-def zone_drilldown(zone_id: str, store: StoreDep, actor: Reader,
+def zone_drilldown(zone_id: str, store: StoreDep, actor: Reader, purpose: Purpose,
                    start: Annotated[datetime | None, Query()] = None,
-                   end: Annotated[datetime | None, Query()] = None,
-                   purpose: Purpose = "situation_monitoring") -> dict[str, Any]:
+                   end: Annotated[datetime | None, Query()] = None) -> dict[str, Any]:
     """One arrondissement, every feed, bin by bin over the window: the observed figure and the
     expected one (mean of the same hour of week over the 4 weeks before), as the caller's role
     may see them (suppressed bins are neither shown nor used as a reference)."""
