@@ -460,7 +460,7 @@ def demo(
                           _ingest(db, out, None), what={"resource": "ingest", "target": str(out)})
         for name, role, password in DEMO_USERS:
             if db.get_user(name) is None:
-                add_user(db, name, password, role=role)
+                add_user(db, name, password, role=role, by=_cli_actor("admin"))
         if backtest_:
             # The analysts' report of the dashboard: how well each forecaster did on the last
             # weeks of the synthetic city, each fitted only on the weeks before.
@@ -867,7 +867,7 @@ def users_add(
     try:
         check_password(password)
         db = DuckDBStore(store)
-        add_user(db, username, password, role=role)
+        add_user(db, username, password, role=role, by=_cli_actor("admin"))
         db.close()
     except BelvedereError as exc:
         _fail(exc)

@@ -107,6 +107,13 @@ def test_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
     assert short.exit_code == 2 and "at least 10" in short.output
     listed = runner.invoke(app, ["users", "list", "--store", str(store)], env=WIDE)
     assert "alice" in listed.output and "analyst" in listed.output and "bob" not in listed.output
+    # Creating an account is an administrative act in the access log; a refused one is not.
+    import json
+
+    db = DuckDBStore(store)
+    created = [json.loads(r.what) for r in db.audit_rows() if r.action == "administration"]
+    db.close()
+    assert created == [{"resource": "user", "created": "alice", "role": "analyst"}]
 
 
 def test_ingest_one_file_with_a_mapping_then_review_and_retry_its_quarantine(

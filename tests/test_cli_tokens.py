@@ -53,8 +53,9 @@ def test_users_list_is_recorded_in_the_access_log(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["users", "list", "--store", store], env=WIDE)
     assert listed.exit_code == 0 and "alice" in listed.output
     db = DuckDBStore(store)
-    (line,) = db.audit_rows()
+    created, line = db.audit_rows()  # the account's creation, then the listing
     db.close()
+    assert created.action == "administration"
     assert (line.role, line.purpose, line.rows_released) == ("admin", "account_administration", 1)
     # The person at the terminal, under the store's pseudonym.
     me = pseudonym(db, f"cli:{getpass.getuser()}")

@@ -75,7 +75,9 @@ class AlertWatch:
         if period is None:
             raise ConfigError("no data in the store: the live detector has nothing to learn")
         start = max(now - timedelta(weeks=self.weeks), _floor(period[0]))
-        if now - start < timedelta(weeks=1):
+        # A week of the data held must lie before now (a store of last year's data teaches the
+        # detector nothing about today's expected levels).
+        if now - start < timedelta(weeks=1) or period[1] < start + timedelta(weeks=1):
             raise ConfigError(f"the live detector needs a week of data before now "
                               f"({now:%Y-%m-%d %H:%M} UTC); the store holds "
                               f"{period[0]:%Y-%m-%d} → {period[1]:%Y-%m-%d}")

@@ -20,22 +20,33 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, VerifyMismatchError
 
 from belvedere.errors import AuthError, ConfigError, CsrfRejected
-from belvedere.privacy.policy import POLICIES
+from belvedere.privacy import audit
+from belvedere.privacy.policy import POLICIES, check_purpose
 from belvedere.privacy.release import Actor, record_release
 from belvedere.store.base import Store, UserRow
 
 SESSION_LIFETIME = timedelta(hours=12)
+ACCOUNTS = "account_administration"
+"""The purpose of managing accounts (privacy/registry.toml)."""
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 
 
-def add_user(store: Store, username: str, password: str, *, role: str) -> UserRow:
-    """Create a user with an Argon2id password hash."""
+def add_user(store: Store, username: str, password: str, *, role: str,
+             by: Actor | None = None) -> UserRow:
+    """Create a user with an Argon2id password hash; with ``by`` (who creates it: an
+    administrator, the demo), the creation is a line of the access log."""
     check_account(username, role, what="a user name")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ConfigError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     user = UserRow(username, _hasher.hash(password), role, datetime.now(UTC))
     store.add_user(user)
+    if by is not None:
+        check_purpose(ACCOUNTS)
+        audit.record(store, actor=by.username, role=by.role, purpose=ACCOUNTS,
+                     action="administration",
+                     what={"resource": "user", "created": username, "role": role},
+                     rows_released=0)
     return user
 
 

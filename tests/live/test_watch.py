@@ -80,6 +80,10 @@ def test_a_burst_committed_live_opens_one_logged_alert(recent_city: Path,
         store.close()
 
 
-def test_no_recent_week_of_data_is_a_clear_error(store: DuckDBStore) -> None:
+def test_no_recent_week_of_data_is_a_clear_error(store: DuckDBStore,
+                                                 city_store: DuckDBStore) -> None:
     with pytest.raises(ConfigError, match="no data"):
         AlertWatch(store, LiveHub()).fit()
+    # Two weeks of 2024 do not teach today's expected levels.
+    with pytest.raises(ConfigError, match="a week of data before now"):
+        AlertWatch(city_store, LiveHub()).fit()
