@@ -32,6 +32,10 @@ class ConfigError(BelvedereError):
     """A setting or command-line value is unusable."""
 
 
+class NotFound(ConfigError):
+    """The thing asked for by its id (an event, an alert, a zone) does not exist (HTTP 404)."""
+
+
 class SourceError(BelvedereError):
     """A feed cannot be read at all.
 

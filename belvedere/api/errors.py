@@ -10,6 +10,7 @@ from belvedere.errors import (
     BelvedereError,
     ConfigError,
     CsrfRejected,
+    NotFound,
     PrivacyError,
     TooManyAttempts,
 )
@@ -20,6 +21,7 @@ _STATUS: list[tuple[type[BelvedereError], int]] = [
     (TooManyAttempts, 429),
     (AuthError, 401),
     (PrivacyError, 403),
+    (NotFound, 404),  # before ConfigError, of which it is a kind
     (ConfigError, 422),
 ]
 

@@ -42,7 +42,7 @@ from matplotlib.figure import Figure
 
 from belvedere.briefings.i18n import label, long_date, number, strings
 from belvedere.briefings.render import environment, png_uri, suppressed, write_pdf
-from belvedere.errors import ConfigError
+from belvedere.errors import ConfigError, NotFound
 from belvedere.grid.places import VENUES
 from belvedere.grid.zones import arrondissements
 from belvedere.models.base import coarsen
@@ -103,7 +103,7 @@ def render_event_brief(store: Store, *, event_id: str, lang: str, out: Path, act
                               purpose).to_pylist()
     row = next((r for r in calendar if str(r["source_id"]) == event_id), None)
     if row is None:
-        raise ConfigError(f"no planned event {event_id!r} in the store between "
+        raise NotFound(f"no planned event {event_id!r} in the store between "
                           f"{(period[0] - YEAR):%Y-%m-%d} and {(period[1] + YEAR):%Y-%m-%d}")
     event = impact_event(row, resolution)
     model = EventImpactModel(resolution=resolution)

@@ -27,7 +27,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from belvedere.errors import ConfigError, PolicyDenied
+from belvedere.errors import ConfigError, NotFound, PolicyDenied
 from belvedere.models.alerts import transition
 from belvedere.models.anomalies import FEEDS
 from belvedere.privacy import audit
@@ -126,7 +126,7 @@ def alter_alert(store: Store, actor: Actor, purpose: str, alert_id: int, action:
                            f"only {', '.join(sorted(HANDLERS))}")
     alert = store.alert(alert_id)
     if alert is None:
-        raise ConfigError(f"no alert {alert_id}")
+        raise NotFound(f"no alert {alert_id}")
     clean, _ = redact(pl.Series([reason]))
     changed = transition(alert, action, by=actor.username, reason=str(clean[0] or ""),
                          at=datetime.now(UTC))

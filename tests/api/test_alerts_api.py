@@ -94,7 +94,7 @@ def test_wrong_order_and_unknown_alerts_are_422(client: TestClient, store: DuckD
     answer = client.post("/api/v1/alerts/1/close", headers=op, json={"reason": "over"})
     assert answer.status_code == 422 and "is open" in answer.json()["detail"]
     answer = client.post("/api/v1/alerts/99/acknowledge", headers=op, json={"reason": "x"})
-    assert answer.status_code == 422 and "no alert 99" in answer.json()["detail"]
+    assert answer.status_code == 404 and "no alert 99" in answer.json()["detail"]
     big = client.post(f"/api/v1/alerts/{2 ** 63}/acknowledge", headers=op, json={"reason": "x"})
     assert big.status_code == 422
 

@@ -135,7 +135,7 @@ def test_briefings_are_pdfs_rendered_per_request_and_audited(city_store: DuckDBS
                 if r.actor == pseudonym(city_store, "an-brief")]
         assert any('"briefing"' in str(r.what) for r in mine)
         assert client.get(url, params={"lang": "de"}).status_code == 422
-        assert client.get("/api/v1/events/NO-SUCH/briefing.pdf").status_code == 422
+        assert client.get("/api/v1/events/NO-SUCH/briefing.pdf").status_code == 404
         day = match["start"].date().isoformat()
         daily = client.get("/api/v1/briefings/daily.pdf", params={"date": day})
         assert daily.status_code == 200 and daily.content.startswith(b"%PDF-")

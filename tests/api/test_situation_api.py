@@ -180,7 +180,7 @@ def test_zone_drill_down_fills_quiet_hours_and_averages_the_same_hour_of_past_we
         hourly = client.get("/api/v1/situation", params={
             "source": "police_log", "level": "zone", "zone": "13201", "bin": "hour",
             "start": (start - timedelta(days=7)).isoformat(), "end": end.isoformat()}).json()
-    assert answer.status_code == 200 and unknown.status_code == 422
+    assert answer.status_code == 200 and unknown.status_code == 404
     data = answer.json()
     police = next(f for f in data["feeds"] if f["source"] == "police_log")
     assert len(police["bins"]) == 24  # every hour, quiet ones as 0

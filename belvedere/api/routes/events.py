@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 
 from belvedere.api.deps import PLANNERS, READERS, StoreDep, allow, declared, resolve_window
 from belvedere.api.schemas import ConflictPublic, EventCreate, EventPublic
-from belvedere.errors import ConfigError
+from belvedere.errors import ConfigError, NotFound
 from belvedere.grid.places import VENUES, Site
 from belvedere.grid.records import PlannedEvent
 from belvedere.grid.zones import arrondissements, assign_zones
@@ -85,7 +85,7 @@ def anticipation(
     match = [r for r in release_events(store, begin, stop, actor, purpose).to_pylist()
              if str(r["source_id"]) == event_id]
     if not match:
-        raise ConfigError(f"no planned event {event_id!r}")
+        raise NotFound(f"no planned event {event_id!r}")
     row = match[0]
     event = ImpactEvent(kind=str(row["kind"]), venue=str(row["venue"] or ""),
                         cell=h3.str_to_int(h3.latlng_to_cell(row["lat"], row["lon"],

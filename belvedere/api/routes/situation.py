@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from belvedere.api.deps import READERS, StoreDep, allow, declared, resolve_window
 from belvedere.api.schemas import SituationPublic, TimelinePublic
-from belvedere.errors import ConfigError
+from belvedere.errors import ConfigError, NotFound
 from belvedere.grid.cells import cells_geojson, str_to_cell
 from belvedere.grid.zones import arrondissements, zones_geojson
 from belvedere.privacy.release import Actor, Release, release, store_status
@@ -121,7 +121,7 @@ def zone_drilldown(zone_id: str, store: StoreDep, actor: Reader, purpose: Purpos
     may see them (suppressed bins are neither shown nor used as a reference)."""
     names = {z.zone_id: z.name for z in arrondissements()}
     if zone_id not in names:
-        raise ConfigError(f"unknown arrondissement {zone_id!r}; zones: {', '.join(names)}")
+        raise NotFound(f"unknown arrondissement {zone_id!r}; zones: {', '.join(names)}")
     window = resolve_window(store, start, end)
     metrics = tuple(sorted({s.info.metric for s in registry().values()}))
     query = SituationQuery(start=window[0] - timedelta(weeks=BASELINE_WEEKS), end=window[1],
