@@ -172,6 +172,8 @@ class LiveIngestor:
         self._names = itertools.count(1)
         self.committed: list[Callable[[], None]] = []
         """Called after every committed batch (e.g. the live anomaly detector's poke)."""
+        self.batches: list[Callable[[BatchResult], None]] = []
+        """Called with every committed batch (e.g. the access log's collection sums)."""
 
     # -- feeds ---------------------------------------------------------------------------------
 
@@ -316,6 +318,8 @@ class LiveIngestor:
                          .unique("source_id", keep="first", maintain_order=True).to_arrow())
             ids.extend(keys)
         self.hub.publish([Arrival.of(batch, ids)], new)
+        for count in self.batches:
+            count(batch)
         for hook in self.committed:
             hook()
         return LiveResult(batch.source, [batch], ids)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from belvedere.live.collection import CollectionLog
 from belvedere.live.formats import FORMATS
 from belvedere.live.hub import LiveHub, LiveUpdate
 from belvedere.live.ingest import LiveIngestor
@@ -57,6 +58,9 @@ class LiveService:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.watch: AlertWatch | None = None
+        # What the bridge and the poller bring in: collection lines of the access log.
+        self.collections = CollectionLog(store)
+        ingestor.batches.append(self.collections.add)
 
     @classmethod
     def from_settings(cls, store: Store, *, hub: LiveHub | None = None) -> LiveService:
@@ -125,8 +129,10 @@ class LiveService:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=TICK_S + 1)
+        self.collections.flush(force=True)
         self.hub.close()
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):
             self.hub.tick()
+            self.collections.flush()

@@ -59,6 +59,10 @@ def test_an_agent_files_a_report_that_is_pseudonymised_redacted_and_live(
     kept = json.loads(attrs)
     assert kept["reporter"].startswith("psn-") and "fr-agent" not in attrs
     assert "06 12" not in kept["narrative"] and kept["narrative"].startswith("Lampadaire")
+    # Each report is a collection by its agent in the access log.
+    collected = [json.loads(r.what) for r in store.audit_rows()
+                 if r.action == "collection" and '"field_report"' in r.what]
+    assert [(w["stored"], w["quarantined"]) for w in collected] == [(1, 0), (0, 1)]
     # The live picture has it in the last hour, in the right arrondissement.
     rows = live.windows["last_60_min"].table
     mine = rows.filter(pc.equal(rows["source"], "field_reports"))

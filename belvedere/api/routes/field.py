@@ -22,6 +22,7 @@ from belvedere.api.deps import allow
 from belvedere.api.routes.live import LiveDep
 from belvedere.errors import ConfigError
 from belvedere.grid.zones import arrondissements, assign_zones
+from belvedere.privacy.operations import record_operation
 from belvedere.privacy.release import Actor
 from belvedere.sources.field_reports import CATEGORY, COMMENT_MAX
 from belvedere.sources.minimise import red_line_content
@@ -84,6 +85,12 @@ async def file_report(body: FieldReportIn,
             "photo": None}
     result = await run_in_threadpool(live.ingestor.ingest, FEED,
                                      [json.dumps(item).encode("utf-8")])
+    # Collected by this agent, in the access log under their pseudonym.
+    await run_in_threadpool(record_operation, live.store, actor, "situation_monitoring",
+                            "collection", rows=result.stored,
+                            what={"resource": "field_report", "id": report_id,
+                                  "stored": result.stored,
+                                  "quarantined": result.quarantined})
     if result.stored:
         zone = assign_zones(arrondissements(), np.array([body.lat]), np.array([body.lon]))[0]
         return {"id": report_id, "stored": True, "zone": str(zone) if zone else None,
