@@ -87,6 +87,14 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=console, transient=False)
 
 
+def _purpose_for(role: str, declared: str | None, default: str) -> str:
+    """The purpose a command serves: the one declared, else ``default`` when the register lets
+    ``role`` hold it, else the role's own (the DPO: ``dpo_review``)."""
+    from belvedere.privacy.purposes import registry as purpose_registry
+
+    return purpose_registry().resolve_purpose(role, declared, default)
+
+
 def _fail(exc: BelvedereError) -> NoReturn:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(2)
@@ -717,7 +725,10 @@ def brief(
     lang: Annotated[str, typer.Option(help="fr or en.")] = "fr",
     role: Annotated[str, typer.Option(help="Role whose threshold applies.")] = "analyst",
     store: StoreOpt = DEFAULT_STORE,
-    purpose: Annotated[str, typer.Option(help="Declared purpose.")] = "event_preparation",
+    purpose: Annotated[str | None, typer.Option(
+        help="Declared purpose; default: event_preparation for --event, situation_monitoring "
+             "for --daily, or the role's own purpose when the register does not give it that "
+             "one (the DPO: dpo_review).")] = None,
 ) -> None:
     """A PDF briefing, French or English: for an event's preparation meeting (--event), or the
     daily situation report (--daily)."""
@@ -730,12 +741,14 @@ def brief(
         db = DuckDBStore(store)
         with console.status("writing the briefing…"):
             if event is not None:
-                path = render_event_brief(db, event_id=event, lang=lang, out=out,
-                                          actor=_cli_actor(role), purpose=purpose)
+                path = render_event_brief(
+                    db, event_id=event, lang=lang, out=out, actor=_cli_actor(role),
+                    purpose=_purpose_for(role, purpose, "event_preparation"))
             else:
                 path = render_daily_brief(db, day=date.fromisoformat(str(daily)), lang=lang,
                                           out=out, actor=_cli_actor(role),
-                                          purpose="situation_monitoring")
+                                          purpose=_purpose_for(role, purpose,
+                                                               "situation_monitoring"))
         db.close()
     except BelvedereError as exc:
         _fail(exc)

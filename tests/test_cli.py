@@ -276,3 +276,19 @@ def test_basemap_builds_a_pmtiles_file_from_an_extract(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["basemap", "--osm", str(tmp_path / "no.osm"), "--out",
                                   str(out)], env=WIDE)
     assert missing.exit_code != 0 and "no OpenStreetMap extract" in missing.output
+
+
+def test_the_dpo_writes_the_daily_report_under_their_own_purpose(
+        demo: tuple[Path, Path], tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "daily.pdf"
+    result = CliRunner().invoke(app, ["brief", "--daily", "2024-09-10", "--role", "dpo",
+                                      "--out", str(out), "--store", str(demo[1])], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF-")
+    db = DuckDBStore(demo[1])
+    lines = [r for r in db.audit_rows() if '"daily_brief"' in r.what or "daily" in r.what]
+    db.close()
+    assert lines and lines[-1].role == "dpo" and lines[-1].purpose == "dpo_review"
+    assert json.loads(lines[-1].what)

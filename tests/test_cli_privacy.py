@@ -60,6 +60,16 @@ def _resolve(expr: ast.expr | None, func: ast.FunctionDef) -> str:
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
             expr.func.id == "_cli_actor":
         return _resolve(expr.args[0], func)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
+            expr.func.id == "_purpose_for":
+        # The register's own resolution, with the parameters' defaults (None: not declared).
+        declared = expr.args[1]
+        unset = isinstance(declared, ast.Name) and isinstance(_default(func, declared.id),
+                                                              ast.Constant) \
+            and _default(func, declared.id).value is None  # type: ignore[union-attr]
+        return REG.resolve_purpose(_resolve(expr.args[0], func),
+                                   None if unset else _resolve(declared, func),
+                                   _resolve(expr.args[2], func))
     if isinstance(expr, ast.Name):
         default = _default(func, expr.id)
         if default is not None:
