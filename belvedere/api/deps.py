@@ -161,6 +161,23 @@ def check_year(value: date | datetime | None, name: str) -> None:
                           f"not {value.isoformat()}")
 
 
+def held_period(store: Store) -> tuple[datetime, datetime] | None:
+    """The period of the data the store holds (through the gate's status); ``None`` if empty."""
+    period = store_status(store)["data_period"]
+    if not isinstance(period, dict):
+        return None
+    return (datetime.fromisoformat(str(period["start"])),
+            datetime.fromisoformat(str(period["end"])))
+
+
+def require_period(store: Store) -> tuple[datetime, datetime]:
+    """:func:`held_period`, or :class:`ConfigError` when the store holds no data."""
+    period = held_period(store)
+    if period is None:
+        raise ConfigError("the store holds no data")
+    return period
+
+
 def resolve_window(
     store: Store, start: datetime | None, end: datetime | None
 ) -> tuple[datetime, datetime]:
@@ -168,9 +185,8 @@ def resolve_window(
     check_year(start, "start")
     check_year(end, "end")
     if end is None:
-        period = store_status(store)["data_period"]
-        end = datetime.fromisoformat(period["end"]) if isinstance(period, dict) else datetime.now(
-            UTC)
+        period = held_period(store)
+        end = period[1] if period else datetime.now(UTC)
     if start is None:
         start = end - DEFAULT_WINDOW
     # In UTC whatever offset was given: the store's engine knows zone names, not "+02:00".

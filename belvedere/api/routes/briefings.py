@@ -8,6 +8,7 @@ is gone when the answer is sent: no PDF with the city's data stays on the server
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,11 @@ Lang = Annotated[str, Query(pattern="^(fr|en)$")]
 Staff = Annotated[Actor, allow(*STAFF)]
 
 
-def _pdf(data: bytes, name: str) -> Response:
+def _pdf(render: Callable[[Path], Path], name: str) -> Response:
+    """``render(out)`` into a private temporary folder, gone once read: the PDF as an answer
+    that no cache keeps."""
+    with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:
+        data = render(Path(folder) / name).read_bytes()
     return Response(data, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"',
                              "Cache-Control": "no-store"})
@@ -37,11 +42,9 @@ def event_briefing(event_id: str, store: StoreDep, actor: Staff,
                    purpose: Annotated[str, declared("event_preparation", "briefing", "events")],
                    lang: Lang = "fr") -> Response:
     """The preparation briefing of a planned event (A4 PDF, French or English)."""
-    with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:
-        out = render_event_brief(store, event_id=event_id, lang=lang, actor=actor,
-                                 purpose=purpose, out=Path(folder) / "brief.pdf")
-        data = out.read_bytes()
-    return _pdf(data, f"briefing-{event_id}-{lang}.pdf")
+    return _pdf(lambda out: render_event_brief(store, event_id=event_id, lang=lang,
+                                               actor=actor, purpose=purpose, out=out),
+                f"briefing-{event_id}-{lang}.pdf")
 
 
 @router.get("/briefings/daily.pdf", response_class=Response,
@@ -53,8 +56,6 @@ def daily_briefing(day: Annotated[date, Query(alias="date")], store: StoreDep,
                    lang: Lang = "fr") -> Response:
     """The daily situation report of a day (Paris time; A4 PDF, French or English)."""
     check_year(day, "date")
-    with tempfile.TemporaryDirectory(prefix="belvedere-brief-") as folder:
-        out = render_daily_brief(store, day=day, lang=lang, actor=actor, purpose=purpose,
-                                 out=Path(folder) / "daily.pdf")
-        data = out.read_bytes()
-    return _pdf(data, f"daily-{day.isoformat()}-{lang}.pdf")
+    return _pdf(lambda out: render_daily_brief(store, day=day, lang=lang, actor=actor,
+                                               purpose=purpose, out=out),
+                f"daily-{day.isoformat()}-{lang}.pdf")

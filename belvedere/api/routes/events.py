@@ -10,7 +10,15 @@ import h3
 import numpy as np
 from fastapi import APIRouter, Query
 
-from belvedere.api.deps import PLANNERS, READERS, StoreDep, allow, declared, resolve_window
+from belvedere.api.deps import (
+    PLANNERS,
+    READERS,
+    StoreDep,
+    allow,
+    declared,
+    require_period,
+    resolve_window,
+)
 from belvedere.api.schemas import ConflictPublic, EventCreate, EventPublic
 from belvedere.errors import ConfigError, NotFound
 from belvedere.grid.places import VENUES, Site
@@ -28,7 +36,6 @@ from belvedere.privacy.release import (
     collect_planned_event,
     release_anticipation,
     release_events,
-    store_status,
 )
 
 router = APIRouter(tags=["events"])
@@ -77,11 +84,8 @@ def anticipation(
 ) -> dict[str, Any]:
     """The expected load around a planned event, hour by hour from 6 h before to 6 h after,
     per feed: cells (operators) or arrondissements (other roles, small totals suppressed)."""
-    period = store_status(store)["data_period"]
-    if not isinstance(period, dict):
-        raise ConfigError("the store holds no data")
-    begin = datetime.fromisoformat(str(period["start"])) - timedelta(days=400)
-    stop = datetime.fromisoformat(str(period["end"])) + timedelta(days=400)
+    first, last = require_period(store)
+    begin, stop = first - timedelta(days=400), last + timedelta(days=400)
     match = [r for r in release_events(store, begin, stop, actor, purpose).to_pylist()
              if str(r["source_id"]) == event_id]
     if not match:

@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from fastapi import APIRouter, Query
 
-from belvedere.api.deps import READERS, StoreDep, allow, declared
+from belvedere.api.deps import READERS, StoreDep, allow, declared, require_period
 from belvedere.errors import ConfigError
 from belvedere.grid.cells import cells_geojson, str_to_cell
 from belvedere.models.data import load_event_data
 from belvedere.models.hourly import hourly_forecast
 from belvedere.privacy.forecasts import release_forecast
-from belvedere.privacy.release import Actor, store_status
+from belvedere.privacy.release import Actor
 from belvedere.sources.base import get_source
 
 router = APIRouter(prefix="/situation", tags=["situation"])
@@ -42,10 +42,7 @@ def forecast(
     if info.kind != "incidents":
         raise ConfigError(f"{source!r} is not an incident feed: forecasts cover incident feeds")
     if start is None:
-        period = store_status(store)["data_period"]
-        if not isinstance(period, dict):
-            raise ConfigError("the store holds no data")
-        start = datetime.fromisoformat(str(period["end"]))
+        start = require_period(store)[1]
     start = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(UTC)
     start = start.replace(minute=0, second=0, microsecond=0)
     data = load_event_data(store, sources=(source,), resolution=resolution,

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 
-from belvedere.api.deps import READERS, StoreDep, allow, declared, resolve_window
+from belvedere.api.deps import READERS, StoreDep, allow, declared, held_period, resolve_window
 from belvedere.api.schemas import SituationPublic, TimelinePublic
 from belvedere.errors import ConfigError, NotFound
 from belvedere.grid.cells import cells_geojson, str_to_cell
 from belvedere.grid.zones import arrondissements, zones_geojson
-from belvedere.privacy.release import Actor, Release, release, store_status
+from belvedere.privacy.release import Actor, Release, release
 from belvedere.sources.base import get_source, registry
 from belvedere.store.base import Bin, Level, SituationQuery
 
@@ -147,9 +147,8 @@ def zone_drilldown(zone_id: str, store: StoreDep, actor: Reader, purpose: Purpos
         bins.append(first)
         first += step
     # Before the data held nothing is known (not zero).
-    period = store_status(store)["data_period"]
-    held_from = (datetime.fromisoformat(str(period["start"])).astimezone(CITY_TZ)
-                 .replace(tzinfo=None) if isinstance(period, dict) else bins[0])
+    period = held_period(store)
+    held_from = period[0].astimezone(CITY_TZ).replace(tzinfo=None) if period else bins[0]
     feeds: dict[str, list[dict[str, Any]]] = {}
     for source in sorted({r["source"] for r in rows}):
         # An incident feed with no row in a bin had no incident there; a measurement feed

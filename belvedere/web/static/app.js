@@ -812,11 +812,7 @@
         .then((fc) => fc.features.map((f) => ({ ...f, properties: { ...f.properties, feed } })))));
       if (seq !== overlaySeq) return;
       const features = parts.flat().filter((f) => !f.properties.suppressed && f.properties.value > 0);
-      for (const f of features) {
-        if (!f.geometry && zoneNames.has(f.properties.place)) {
-          f.geometry = zones.features.find((z) => z.properties.zone_id === f.properties.place).geometry;
-        }
-      }
+      withZoneGeometry(features);
       map.getSource('live').setData({ type: 'FeatureCollection', features: features.filter((f) => f.geometry) });
       state.liveOverlay = features.length;
       state.liveOverlayFeeds = [...new Set(features.map((f) => f.properties.feed))].sort();
@@ -1192,15 +1188,22 @@
 
   // ---- loading a selection ------------------------------------------------------------------
 
-  /** Draw a FeatureCollection of places (`value`, `suppressed`) as the choropleth with its
-   * legend; zone answers without geometry take the zone's own. Returns the numeric values. */
-  function showPlaces(fc, source) {
-    const map = window.belvedere.map;
-    for (const f of fc.features) {
+  /** A zone-level answer may leave geometry to the client: each such feature takes its
+   * arrondissement's own (in place). */
+  function withZoneGeometry(features) {
+    for (const f of features) {
       if (!f.geometry && zoneNames.has(f.properties.place)) {
         f.geometry = zones.features.find((z) => z.properties.zone_id === f.properties.place).geometry;
       }
     }
+    return features;
+  }
+
+  /** Draw a FeatureCollection of places (`value`, `suppressed`) as the choropleth with its
+   * legend. Returns the numeric values. */
+  function showPlaces(fc, source) {
+    const map = window.belvedere.map;
+    withZoneGeometry(fc.features);
     const values = fc.features.map((f) => f.properties.value).filter((v) => typeof v === 'number');
     const suppressedCount = fc.features.filter((f) => f.properties.suppressed).length;
     const classes = values.length ? classBreaks(values) : null;
