@@ -7,7 +7,16 @@ that each setting is documented there.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
+
+# Settings given for one command only (a command handed to the running server carries its
+# user's BELVEDERE_* variables): they win over the process environment in that context.
+_NONE: Mapping[str, str] = MappingProxyType({})
+_overlay: ContextVar[Mapping[str, str]] = ContextVar("belvedere_settings_overlay", default=_NONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +29,11 @@ class Setting:
     help: str
 
     def value(self) -> str:
-        """The current value: the environment variable, else the default."""
+        """The current value: the command's own (:func:`overlaid`), else the environment
+        variable, else the default."""
+        given = _overlay.get()
+        if self.env in given:
+            return given[self.env]
         return os.environ.get(self.env, self.default)
 
 
@@ -28,7 +41,13 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in [
         Setting("store", "BELVEDERE_STORE", "belvedere.duckdb",
-                "Path of the DuckDB store file (created and migrated on first use)."),
+                "The store: a DuckDB file path (the embedded default, created and migrated on "
+                "first use), `:memory:`, or a PostgreSQL URL `postgresql://user@host:port/db` "
+                "(the server store; docs/deployment.md)."),
+        Setting("home", "BELVEDERE_HOME", "",
+                "Folder of a PostgreSQL deployment's own files (development key files, live "
+                "folder). Empty: `~/.local/state/belvedere/<host>-<port>-<db>`. A DuckDB "
+                "store keeps them beside its file."),
         Setting("host", "BELVEDERE_HOST", "127.0.0.1",
                 "Address `belvedere serve` listens on. Keep loopback unless behind a proxy."),
         Setting("port", "BELVEDERE_PORT", "8000", "Port `belvedere serve` listens on."),
@@ -97,3 +116,23 @@ SETTINGS: dict[str, Setting] = {
 def setting(name: str) -> str:
     """Current value of a setting."""
     return SETTINGS[name].value()
+
+
+SERVER_OWNED = frozenset({"store", "home", "pseudonym_key", "audit_key", "env", "host", "port",
+                          "live_dir"})
+"""Settings a command handed to a running server cannot change there: which store, the keys,
+the environment's rules, where the server listens and keeps its live folder are the server's."""
+
+
+@contextmanager
+def overlaid(env: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, take the ``BELVEDERE_*`` variables of ``env`` as this context's
+    settings (except :data:`SERVER_OWNED` ones, which stay the process's)."""
+    owned = {SETTINGS[name].env for name in SERVER_OWNED}
+    given = {k: v for k, v in env.items()
+             if k.startswith("BELVEDERE_") and k not in owned}
+    token = _overlay.set(given)
+    try:
+        yield
+    finally:
+        _overlay.reset(token)

@@ -48,7 +48,8 @@ from belvedere.models.anomalies import (
 )
 from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
 
 console = Console(width=max(150, shutil.get_terminal_size((150, 40)).columns))
 HOUR = timedelta(hours=1)
@@ -81,7 +82,7 @@ def run_seed(seed: int, days: int, history_days: int, root: Path
     """Simulate, ingest, replay, evaluate one seed; also time the live detect."""
     out = root / f"city-{seed}"
     simulate_city(out, days=days, seed=seed)
-    store = DuckDBStore(out / "store.duckdb")
+    store = open_store(out / "store.duckdb")
     ingest_folder(store, out)
     first, last = store.data_period()  # type: ignore[misc]
     start = first.replace(minute=0, second=0, microsecond=0) + timedelta(days=history_days)
@@ -104,7 +105,7 @@ def run_seed(seed: int, days: int, history_days: int, root: Path
     return result, seconds, speed
 
 
-def time_detect(store: DuckDBStore, start: object, end: object) -> dict[str, float]:
+def time_detect(store: Store, start: object, end: object) -> dict[str, float]:
     """Milliseconds: reading the live picture, detect on a new hour, detect in steady state."""
     history = detector_history(store, start - timedelta(weeks=8), end)  # type: ignore[operator]
     now = end - timedelta(days=2, minutes=43)  # type: ignore[operator]

@@ -23,7 +23,7 @@ from pathlib import Path
 from belvedere.privacy import audit
 from belvedere.privacy.access_log import inclusion
 from belvedere.privacy.release import Actor
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.factory import open_store
 
 
 def _timed(label: str, seconds: float, extra: str = "") -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=20_000)
     n = parser.parse_args().lines
     with tempfile.TemporaryDirectory() as tmp:
-        db = DuckDBStore(Path(tmp) / "audit.duckdb")
+        db = open_store(Path(tmp) / "audit.duckdb")
         started = time.perf_counter()
         for i in range(n):
             audit.record(db, actor=f"user-{i % 50}", role="analyst", purpose="analysis",
@@ -45,7 +45,7 @@ def main() -> None:
         written = time.perf_counter() - started
         rows = db.audit_rows()
 
-        raw = DuckDBStore(Path(tmp) / "raw.duckdb")
+        raw = open_store(Path(tmp) / "raw.duckdb")
         started = time.perf_counter()
         for row in rows:
             raw.append_audit(row)
@@ -76,7 +76,7 @@ def main() -> None:
         started = time.perf_counter()
         inclusion(db, Actor("dpo", "dpo"), n // 2)
         _timed("an inclusion proof (read, tree, path; recorded)", time.perf_counter() - started)
-        print(f"store file: {Path(db.path).stat().st_size / 1e6:.1f} MB for {n:,} lines "
+        print(f"store file: {Path(db.deployment.path).stat().st_size / 1e6:.1f} MB for {n:,} lines "
               f"({datetime.now(UTC):%Y-%m-%d})")
         db.close()
 

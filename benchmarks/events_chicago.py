@@ -39,7 +39,7 @@ from belvedere.models.event_validation import (
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, connector_for, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.factory import open_store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CRIMES = SHARED / "crime_chicago" / "chicago_crimes_2022-01_to_2022-08_slim.csv.gz"
@@ -59,7 +59,7 @@ def load() -> tuple[pl.DataFrame, pl.DataFrame, tuple[datetime, datetime]]:
     """Hourly crime counts per (zone, category) and the 2022 home games at the two parks."""
     key = Pseudonymiser(b"chicago-benchmark-key-0123456789")
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(Path(tmp) / "chicago.duckdb")
+        store = open_store(Path(tmp) / "chicago.duckdb")
         report = IngestReport()
         ingest_file(store, IncidentLog.packaged("chicago_crimes"), CRIMES, key, report)
         ingest_file(store, connector_for("mlb_chicago", "schedule_chicago_mlb"), GAMES, key,

@@ -34,7 +34,7 @@ from belvedere.models.event_validation import (
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, connector_for, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.factory import open_store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CRIMES = SHARED / "crime_toronto" / "toronto_mci_2014_2020.csv.gz"
@@ -51,7 +51,7 @@ def main() -> None:
         raise SystemExit("the real data lives in ../shared/data (crime_toronto, events)")
     key = Pseudonymiser(b"toronto-events-key-0123456789abc")
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(Path(tmp) / "toronto.duckdb")
+        store = open_store(Path(tmp) / "toronto.duckdb")
         report = IngestReport()
         ingest_file(store, IncidentLog.packaged("toronto_mci"), CRIMES, key, report)
         ingest_file(store, connector_for("toronto_fc", "schedule_toronto_fc"), GAMES, key, report)

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 from rich.console import Console
 
-from belvedere.cli import summary_table
+from belvedere.cli.picture import summary_table
 from belvedere.models.backtest import backtest, weekly_starts
 from belvedere.models.base import EventData, PeriodicRefit
 from belvedere.models.registry import Factory, forecasters
@@ -38,7 +38,7 @@ from belvedere.models.report import write_report
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.factory import open_store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "crime_toronto" \
     / "toronto_mci_2014_2020.csv.gz"
@@ -60,7 +60,7 @@ console = Console()
 def load() -> EventData:
     """Toronto's incidents, ingested with the shipped mapping, as model input."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStore(Path(tmp) / "toronto.duckdb")
+        store = open_store(Path(tmp) / "toronto.duckdb")
         report = IngestReport()
         t = time.perf_counter()
         ingest_file(store, IncidentLog.packaged("toronto_mci"), DATA,

@@ -32,7 +32,7 @@ from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.factory import open_store
 
 
 def reference(csv: Path, folder: Path, run: int) -> float:
@@ -48,7 +48,7 @@ def reference(csv: Path, folder: Path, run: int) -> float:
 
 def belvedere(csv: Path, folder: Path, run: int, source: IncidentLog) -> tuple[float, IngestReport]:
     """belvedere's ingest of the file into a fresh store, end to end."""
-    store = DuckDBStore(folder / f"belvedere-{run}.duckdb")
+    store = open_store(folder / f"belvedere-{run}.duckdb")
     report = IngestReport()
     t = time.perf_counter()
     ingest_file(store, source, csv, Pseudonymiser(b"benchmark-key-0123456789abcdef"), report)
@@ -79,7 +79,7 @@ def main() -> None:
             ours.append(elapsed)
             print(f"  run {run + 1}: DuckDB read_csv {limits[-1]:.2f} s, "
                   f"belvedere {ours[-1]:.2f} s")
-        store = DuckDBStore(folder / "belvedere-0.duckdb")
+        store = open_store(folder / "belvedere-0.duckdb")
         again = IngestReport()
         t = time.perf_counter()
         ingest_file(store, source, csv, Pseudonymiser(b"benchmark-key-0123456789abcdef"), again)

@@ -47,7 +47,7 @@ from rich.console import Console
 from rich.table import Table
 
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.factory import open_store
 
 HOST, PORT = "127.0.0.1", 1883
 PASSWORD = "bench-operator-password"
@@ -170,7 +170,7 @@ def main() -> None:
         (folder / "reference" / "cctv").mkdir(parents=True)
         (folder / "reference" / "cctv" / "cameras.json").write_text(json.dumps(CAMERAS))
         store_path = folder / "bench.duckdb"
-        db = DuckDBStore(store_path)
+        db = open_store(store_path)
         add_user(db, "bench-op", PASSWORD, role="operator")
         db.close()
         port = free_port()
@@ -234,7 +234,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         # The store, once the server has let it go: every published event exactly once?
-        db = DuckDBStore(store_path)
+        db = open_store(store_path)
         stored = Counter(r["source_id"] for r in db._arrow(
             "SELECT source_id FROM measurements").to_pylist())
         batches = db.batches().to_pylist()

@@ -1,22 +1,36 @@
-"""Shared fixtures: a fresh DuckDB store file, and a small synthetic city ingested once."""
+"""Shared fixtures: a fresh store, and a small synthetic city ingested once.
+
+The backend is DuckDB (a real file) unless ``BELVEDERE_TEST_BACKEND=postgresql`` (a real
+PostgreSQL database per test): see ``tests/backends.py``.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
+from tests.backends import IN_CI, copy_store, discard_store, new_store_url
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+__all__ = ["IN_CI"]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBStore]:
-    """An empty, migrated store in a real DuckDB file."""
-    db = DuckDBStore(tmp_path / "test.duckdb")
+def store_url(tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty store of the tests' backend (a DuckDB file, or a new PostgreSQL
+    database dropped afterwards)."""
+    url = new_store_url(tmp_path)
+    yield url
+    discard_store(url)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """An empty, migrated store (a real DuckDB file, or a real PostgreSQL database)."""
+    db = open_store(store_url)
     yield db
     db.close()
 
@@ -32,27 +46,32 @@ def city_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def city_store_path(city_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store file holding the 14-day city, ingested once (open it with DuckDBStore)."""
+def city_store_url(city_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a store holding the 14-day city, ingested once (open it with open_store;
+    tests that write take ``city_store``, a private copy)."""
     from belvedere.sources.ingest import ingest_folder
 
-    path = tmp_path_factory.mktemp("citystore") / "city.duckdb"
-    db = DuckDBStore(path)
+    url = new_store_url(tmp_path_factory.mktemp("citystore"), "city")
+    db = open_store(url)
     ingest_folder(db, city_dir)
     db.close()
-    return path
+    yield url
+    discard_store(url)
+
+
+@pytest.fixture(scope="session")
+def city_store_path(city_store_url: str) -> Path:
+    """The ingested city as a DuckDB file, for tests about the file itself."""
+    if city_store_url.startswith("postgresql://"):
+        pytest.skip("a test of the DuckDB file (BELVEDERE_TEST_BACKEND=postgresql)")
+    return Path(city_store_url)
 
 
 @pytest.fixture
-def city_store(city_store_path: Path, tmp_path: Path) -> Iterator[DuckDBStore]:
+def city_store(city_store_url: str, tmp_path: Path) -> Iterator[Store]:
     """A private copy of the ingested city store (tests may write to it)."""
-    import shutil
-
-    copy = tmp_path / "city.duckdb"
-    shutil.copy(city_store_path, copy)
-    key = Path(f"{city_store_path}.pseudonym.key")
-    if key.exists():
-        shutil.copy(key, Path(f"{copy}.pseudonym.key"))
-    db = DuckDBStore(copy)
+    url = copy_store(city_store_url, tmp_path)
+    db = open_store(url)
     yield db
     db.close()
+    discard_store(url)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from belvedere.cli import app
 from belvedere.sources.base import registry
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 WIDE = {"COLUMNS": "200"}
 
@@ -249,7 +249,7 @@ def test_brief_writes_the_event_briefing_pdf(demo: tuple[Path, Path], tmp_path: 
     import shutil
     import subprocess
 
-    from belvedere.store.duckdb_store import DuckDBStore as Store
+    from belvedere.store.duckdb import DuckDBStore as Store
 
     db = Store(demo[1])
     match = next(r for r in db._con.execute(

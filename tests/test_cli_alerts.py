@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from belvedere.cli import app
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 
 def test_detect_replays_a_stored_period_and_alerts_lists_what_it_recorded(

@@ -1,8 +1,8 @@
 """The command line declares a purpose the registry allows for every release, and its privacy
 commands (``belvedere privacy purposes · ledger · demo``) work on a real store.
 
-The purpose check is a scan of ``belvedere/cli.py``'s syntax tree, not of its runs: for every
-call of a release-gate function it finds the role (``_cli_actor("…")``, or a parameter's
+The purpose check is a scan of the syntax trees of ``belvedere/cli/``, not of its runs: for every
+call of a release-gate function it finds the role (``cli_actor("…")``, or a parameter's
 default) and the purpose (a literal, or a parameter's default) and asks the registry whether
 that role may produce that output for that purpose. A value computed at run time would not be
 resolved: the scan then fails, asking for a literal or a parameter. It also checks that the CLI
@@ -21,10 +21,15 @@ from belvedere import cli
 from belvedere.cli import app
 from belvedere.privacy.dp import SeededSampler, use_sampler
 from belvedere.privacy.purposes import output_of, registry
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.privacy.populate import populate
 
-CLI = Path(cli.__file__)
+CLI = sorted(Path(cli.__file__).parent.glob("*.py"))
+"""Every module of the command line."""
+
+
+def _trees() -> list[ast.Module]:
+    return [ast.parse(path.read_text(encoding="utf-8")) for path in CLI]
 REG = registry()
 # Gate function → (index of the actor argument, index of the purpose argument, output).
 GATES: dict[str, tuple[int, int, str | None]] = {
@@ -54,14 +59,14 @@ def _default(func: ast.FunctionDef, name: str) -> ast.expr | None:
 
 def _resolve(expr: ast.expr | None, func: ast.FunctionDef) -> str:
     """A string the expression has at run time, statically: a literal, a parameter's default,
-    a local assigned once, or the role of ``_cli_actor(...)``."""
+    a local assigned once, or the role of ``cli_actor(...)``."""
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
         return expr.value
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
-            expr.func.id == "_cli_actor":
+            expr.func.id == "cli_actor":
         return _resolve(expr.args[0], func)
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and \
-            expr.func.id == "_purpose_for":
+            expr.func.id == "purpose_for":
         # The register's own resolution, with the parameters' defaults (None: not declared).
         declared = expr.args[1]
         unset = isinstance(declared, ast.Name) and isinstance(_default(func, declared.id),
@@ -90,10 +95,9 @@ def _argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
 
 
 def gate_calls() -> list[tuple[str, str, str, str | None]]:
-    """``(function, role, purpose, output)`` for every gate call in cli.py."""
-    tree = ast.parse(CLI.read_text(encoding="utf-8"))
+    """``(function, role, purpose, output)`` for every gate call of the command line."""
     found = []
-    for func in ast.walk(tree):
+    for func in (f for tree in _trees() for f in ast.walk(tree)):
         if not isinstance(func, ast.FunctionDef):
             continue
         for call in ast.walk(func):
@@ -122,21 +126,20 @@ def test_every_release_of_the_cli_declares_a_purpose_the_registry_allows() -> No
         try:
             REG.authorise(role, purpose, outputs=(output,) if output else ())
         except Exception as exc:
-            raise AssertionError(f"belvedere/cli.py {function}: {exc}") from exc
+            raise AssertionError(f"belvedere/cli/ {function}: {exc}") from exc
 
 
 def test_the_cli_reads_only_metadata_from_the_store_directly() -> None:
-    tree = ast.parse(CLI.read_text(encoding="utf-8"))
-    called = {node.func.attr for node in ast.walk(tree)
+    called = {node.func.attr for tree in _trees() for node in ast.walk(tree)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
               and isinstance(node.func.value, ast.Name) and node.func.value.id == "db"}
-    assert called <= METADATA, f"direct store reads in cli.py: {sorted(called - METADATA)}"
+    assert called <= METADATA, f"direct store reads in the CLI: {sorted(called - METADATA)}"
 
 
 def test_the_scan_resolves_and_refuses() -> None:
     func = ast.parse('def f(role: str = "public", purpose: str = "analysis"):\n'
-                     '    actor = _cli_actor(role)\n    release(db, q, actor, purpose)\n'
-                     '    release(db, q, _cli_actor(x()), purpose)\n').body[0]
+                     '    actor = cli_actor(role)\n    release(db, q, actor, purpose)\n'
+                     '    release(db, q, cli_actor(x()), purpose)\n').body[0]
     assert isinstance(func, ast.FunctionDef)
     first, second = [n for n in ast.walk(func) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Name) and n.func.id == "release"]

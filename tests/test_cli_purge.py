@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from belvedere.cli import app
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 
 def test_purge_command_dry_run_then_purge(city_store_path: Path, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_purge_command_refuses_a_future_now_in_prod(tmp_path: Path) -> None:
 
 def test_serve_runs_the_retention_job_when_the_settings_ask(
         store: DuckDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from belvedere.cli import _start_retention
+    from belvedere.cli.serving import _start_retention
 
     assert _start_retention(store) is None  # dev, no interval: the demo is not erased
     monkeypatch.setenv("BELVEDERE_PURGE_INTERVAL_H", "24")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from belvedere.cli import app
 from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.tokens import bearer_actor
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 WIDE = {"COLUMNS": "200"}
 
@@ -64,6 +64,7 @@ def test_users_list_is_recorded_in_the_access_log(tmp_path: Path) -> None:
 
 def test_the_why_option_is_recorded_with_the_commands_lines(tmp_path: Path) -> None:
     store = str(tmp_path / "w.duckdb")
+    DuckDBStore(store).close()  # read-only commands refuse a store that does not exist
     runner = CliRunner()
     runner.invoke(app, ["--why", "revue trimestrielle des comptes", "users", "list",
                         "--store", store], env=WIDE)

@@ -10,7 +10,7 @@ from pathlib import Path
 from belvedere.api.main import create_app
 from belvedere.settings import SETTINGS
 from belvedere.sources.base import registry
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

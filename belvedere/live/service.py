@@ -5,20 +5,19 @@ GTFS-realtime poller and the clock that ages the windows.
 use its ingestor and hub); ``belvedere live`` runs it without the web app.
 
 Example:
-    >>> from belvedere.store.duckdb_store import DuckDBStore
-    >>> live = LiveService.from_settings(DuckDBStore(":memory:"))
+    >>> from belvedere.store.factory import open_store
+    >>> live = LiveService.from_settings(open_store(":memory:"))
     >>> live.hub.current().seq, live.bridge is None
     (0, True)
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from belvedere.errors import ConfigError
 from belvedere.live.collection import CollectionLog
 from belvedere.live.formats import FORMATS
 from belvedere.live.hub import LiveHub, LiveUpdate
@@ -35,14 +34,9 @@ TICK_S = 5.0
 
 
 def staging_folder(store: Store) -> Path:
-    """The live folder: the ``live_dir`` setting, else ``<store>.live`` beside the store (a
-    temporary folder for an in-memory store)."""
-    if setting("live_dir"):
-        return Path(setting("live_dir"))
-    path = getattr(store, "path", ":memory:")
-    if path == ":memory:":
-        return Path(tempfile.gettempdir()) / f"belvedere-live-{os.getpid()}"
-    return Path(f"{path}.live")
+    """The live folder of the store's deployment (setting ``live_dir``, else ``<store>.live``
+    beside a DuckDB file: :attr:`~belvedere.store.deployment.Deployment.live_dir`)."""
+    return store.deployment.live_dir
 
 
 class LiveService:
@@ -131,6 +125,29 @@ class LiveService:
             self._ticker.join(timeout=TICK_S + 1)
         self.collections.flush(force=True)
         self.hub.close()
+
+    def start_all(self, *, mqtt: str | None, gtfs_rt: str | None) -> list[str]:
+        """What ``belvedere serve`` and ``belvedere live`` start: the clock, the bridge and
+        the poller when given, and the alert watch when the store has recent history.
+        Returns what to tell the operator (``warning: …`` lines first); tell
+        :meth:`problems` before, since starting may fail.
+
+        Raises:
+            ConfigError: the broker cannot be reached, or a setting is unusable.
+        """
+        notes: list[str] = []
+        self.start(mqtt=mqtt, gtfs_rt=gtfs_rt)
+        try:
+            self.watch_alerts()
+            notes.append("alerts: the anomaly detector watches what arrives (docs/models.md)")
+        except ConfigError as exc:  # no recent history (an old demo): serve without alerts
+            notes.insert(0, f"warning: no live alerts: {exc}")
+        if mqtt:
+            notes.append(f"MQTT bridge: {mqtt}, topics {setting('mqtt_prefix')}/…, client id "
+                         f"{setting('mqtt_client_id')}")
+        if gtfs_rt:
+            notes.append(f"GTFS-realtime: {gtfs_rt} every {setting('gtfs_rt_interval_s')} s")
+        return notes
 
     def _tick(self) -> None:
         while not self._stop.wait(TICK_S):

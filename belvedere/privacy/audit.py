@@ -34,7 +34,6 @@ import threading
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -60,10 +59,10 @@ JUSTIFICATION_MAX = 280
 """Characters of a justification kept (after redaction)."""
 
 log = logging.getLogger(__name__)
-_lock = threading.Lock()  # one writer at a time keeps seq, prev_hash and the heads consistent
-# Keys of in-memory stores live as long as the store object (there is no file beside it).
+# Signing reads the whole log and appends a head: one signer at a time in this process (heads
+# signed by two processes at once are each a true head of the log, so nothing forks there).
+_sign_lock = threading.Lock()
 _pseudonymisers: weakref.WeakKeyDictionary[Any, Pseudonymiser] = weakref.WeakKeyDictionary()
-_memory_keys: weakref.WeakKeyDictionary[Any, Ed25519PrivateKey] = weakref.WeakKeyDictionary()
 # The justification a person gave for what they are doing (an API request's header, the CLI's
 # --why): every line recorded meanwhile carries it.
 _justification: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -133,24 +132,27 @@ def record(store: Store, *, actor: str, role: str, purpose: str, action: str,
         raise ConfigError(f"unknown access-log action {action!r}; actions: {', '.join(ACTIONS)}")
     why = justification if justification is not None else _justification.get()
     why = _clean(why) if why else None
-    with _lock:
-        last = store.last_audit()
+    what_json = json.dumps(what, sort_keys=True, default=str)
+    name = pseudonym(store, actor)
+
+    def build(last: AuditRow | None) -> AuditRow:
+        # Called by the store inside its serialised append: seq and prev_hash come from the
+        # line that is really the newest, whichever process wrote it.
         seq = (last.seq + 1) if last else 1
         prev = last.hash if last else GENESIS
-        row = AuditRow(seq=seq, ts=datetime.now(UTC), actor=pseudonym(store, actor), role=role,
-                       purpose=purpose, action=action,
-                       what=json.dumps(what, sort_keys=True, default=str),
-                       rows_released=rows_released, prev_hash=prev, hash="",
-                       justification=why)
-        row = dataclasses.replace(row, hash=_digest(prev, row))
-        store.append_audit(row)
-        every = _sign_every()
-        if every and seq % every == 0:
-            try:
-                _sign(store)
-            except AuditLogBroken as exc:  # never bless a rewritten past; verify will say it
-                log.error("access log not signed at line %d: %s", seq, exc)
-        return row
+        row = AuditRow(seq=seq, ts=datetime.now(UTC), actor=name, role=role, purpose=purpose,
+                       action=action, what=what_json, rows_released=rows_released,
+                       prev_hash=prev, hash="", justification=why)
+        return dataclasses.replace(row, hash=_digest(prev, row))
+
+    row = store.append_audit_line(build)
+    every = _sign_every()
+    if every and row.seq % every == 0:
+        try:
+            sign_head(store)
+        except AuditLogBroken as exc:  # never bless a rewritten past; verify will say it
+            log.error("access log not signed at line %d: %s", row.seq, exc)
+    return row
 
 
 def _sign_every() -> int:
@@ -163,14 +165,11 @@ def _sign_every() -> int:
 
 # -- keys and signed tree heads --------------------------------------------------------------
 
-def _key_path(store: Store) -> Path | None:
-    path = getattr(store, "path", ":memory:")
-    return None if path == ":memory:" else Path(f"{path}.audit.key")
-
-
 def signing_key(store: Store, *, create: bool = True) -> Ed25519PrivateKey | None:
     """The tree-head signing key: the ``audit_key`` setting (hex seed), else the file
-    ``<store>.audit.key`` (mode 0600), created the first time when ``create``."""
+    ``.audit.key`` of the deployment (:meth:`~belvedere.store.deployment.Deployment.file`,
+    mode 0600), created the first time when ``create``; an in-memory deployment's own
+    throw-away key."""
     env = setting("audit_key")
     if env:
         try:
@@ -178,12 +177,10 @@ def signing_key(store: Store, *, create: bool = True) -> Ed25519PrivateKey | Non
         except ValueError as exc:
             raise ConfigError(f"{SETTINGS['audit_key'].env} must be 64 hex digits (an Ed25519 "
                               f"seed): {exc}") from exc
-    path = _key_path(store)
+    path = store.deployment.file(".audit.key")
     if path is None:
-        key = _memory_keys.get(store)
-        if key is None and create:
-            key = _memory_keys[store] = Ed25519PrivateKey.generate()
-        return key
+        return store.deployment.ephemeral("audit_key",
+                                          Ed25519PrivateKey.generate if create else None)
     if not path.exists():
         if not create:
             return None
@@ -228,7 +225,7 @@ def leaves(rows: list[AuditRow]) -> list[bytes]:
 def sign_head(store: Store) -> AuditHead:
     """Sign and keep the tree head over the whole log now; refused (:class:`AuditLogBroken`)
     when the newest head already signed is no longer a prefix of the log."""
-    with _lock:
+    with _sign_lock:
         return _sign(store)
 
 

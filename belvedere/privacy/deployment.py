@@ -112,18 +112,18 @@ def deployment_problems(store: Store, env: Mapping[str, str] | None = None) -> l
             Pseudonymiser(bytes.fromhex(pseudonym_key))
         except ValueError as exc:
             raise ConfigError(f"{KEY_ENV} must be hex: {exc}") from exc
-    store_path = getattr(store, "path", ":memory:")
+    deployment = store.deployment
     for name, suffix, what in KEYS:
         variable = SETTINGS[name].env
         if prod and not _setting(name, env):
-            problems.append(f"{variable} is empty: the {what} would be a file beside the "
-                            "store; give it (64 hex digits) in the environment")
-        path = Path(f"{store_path}{suffix}")
-        if store_path != ":memory:" and _readable_by_others(path):
+            problems.append(f"{variable} is empty: the {what} would be a file of the "
+                            "deployment's; give it (64 hex digits) in the environment")
+        path = deployment.file(suffix)
+        if path is not None and _readable_by_others(path):
             problems.append(f"the key file {path} can be read by other users (chmod 600 it, "
                             f"or better move the key into {variable} and delete the file)")
-    if store_path != ":memory:" and _readable_by_others(Path(store_path)):
-        problems.append(f"the store {store_path} can be read by other users (chmod 600 it)")
+    if deployment.path is not None and _readable_by_others(deployment.path):
+        problems.append(f"the store {deployment.path} can be read by other users (chmod 600 it)")
     for name, _role, password in DEMO_USERS:
         if store.get_user(name) is None:
             continue

@@ -8,8 +8,8 @@ log, so that the head published on the transparency page covers that line too. R
 heads carry counts and hashes only, nothing about anyone.
 
 Example:
-    >>> from belvedere.store.duckdb_store import DuckDBStore
-    >>> db = DuckDBStore(":memory:")
+    >>> from belvedere.store.factory import open_store
+    >>> db = open_store(":memory:")
     >>> facts = dossier_facts(db, Actor("cli:dpo", "dpo"))
     >>> facts.receipts, facts.head["tree_size"] == facts.audit_seq == 1
     ([], True)

@@ -11,8 +11,8 @@ Clients send it as ``Authorization: Bearer bvd_…``; :func:`bearer_actor` resol
 login session's token) to the :class:`~belvedere.privacy.release.Actor` ``token:NAME``.
 
 Example:
-    >>> from belvedere.store.duckdb_store import DuckDBStore
-    >>> db = DuckDBStore(":memory:")
+    >>> from belvedere.store.factory import open_store
+    >>> db = open_store(":memory:")
     >>> admin = Actor("cli:root", "admin")
     >>> token, row = create_api_token(db, "mqtt-bridge", by=admin)
     >>> token.startswith("bvd_"), row.role

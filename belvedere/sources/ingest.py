@@ -51,11 +51,15 @@ class IngestReport:
 
 
 def pseudonymiser_for(store: Store) -> Pseudonymiser:
-    """The store's pseudonymisation key: a file beside the store (never inside it)."""
-    path = getattr(store, "path", ":memory:")
-    if path == ":memory:":
-        return Pseudonymiser.ephemeral()
-    return Pseudonymiser.from_key_file(Path(f"{path}.pseudonym.key"))
+    """The deployment's pseudonymiser: its key from the environment, else the deployment's key
+    file (``.pseudonym.key``, never inside the store), else — in memory — a throw-away key kept
+    with the deployment, so that every pseudonym of one in-memory store agrees."""
+    path = store.deployment.file(".pseudonym.key")
+    if path is None:
+        key = store.deployment.ephemeral("pseudonymiser", Pseudonymiser.from_environment_or_random)
+        assert key is not None
+        return key
+    return Pseudonymiser.from_key_file(path)
 
 
 def ingest_file(store: Store, source: Source, path: Path, pseudonymiser: Pseudonymiser,

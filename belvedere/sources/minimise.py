@@ -173,6 +173,18 @@ class Pseudonymiser:
         return cls(bytes.fromhex(path.read_text().strip()))
 
     @classmethod
+    def from_environment_or_random(cls) -> Pseudonymiser:
+        """The key of ``$BELVEDERE_PSEUDONYM_KEY`` when set, else a throw-away one (an
+        in-memory deployment: no file to keep it in)."""
+        env = os.environ.get(KEY_ENV)
+        if env:
+            try:
+                return cls(bytes.fromhex(env))
+            except ValueError as exc:
+                raise ConfigError(f"{KEY_ENV} must be hex: {exc}") from exc
+        return cls.ephemeral()
+
+    @classmethod
     def ephemeral(cls) -> Pseudonymiser:
         """A throw-away key (for an in-memory store): pseudonyms do not survive the process."""
         return cls(secrets.token_bytes(32))

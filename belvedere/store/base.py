@@ -1,18 +1,24 @@
 """The store's small interface and the value types that cross it.
 
-Everything above the store (models, the release gate) talks to a :class:`Store`; the embedded
-DuckDB implementation is :class:`belvedere.store.duckdb_store.DuckDBStore`, and a PostgreSQL one
-follows the same contract. Analytical queries are built once, with Ibis, in
+Everything above the store (models, the release gate) talks to a :class:`Store`, opened by URL
+with :func:`belvedere.store.factory.open_store`. The backends — the embedded DuckDB file
+(``belvedere/store/duckdb/``) and the PostgreSQL/PostGIS server store
+(``belvedere/store/postgres/``) — follow the same contract, checked by one test battery
+(``tests/store/test_contract.py``) run on both. Analytical queries are built once, with Ibis, in
 :mod:`belvedere.store.queries`, so they run unchanged on every backend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from belvedere.store.deployment import Deployment
 
 RecordKind = Literal["incidents", "measurements", "planned_events"]
 Level = Literal["cell", "zone", "city"]
@@ -296,7 +302,17 @@ class LedgerRow:
 
 
 class Store(Protocol):
-    """What belvedere needs from persistence."""
+    """What belvedere needs from persistence.
+
+    ``deployment`` says which store this is and where the deployment's own files are (keys,
+    live folder, reports): nothing derives them from a file path.
+    """
+
+    deployment: Deployment
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in order; returns the versions applied."""
+        ...
 
     def append_batch(self, batch: BatchInput) -> BatchResult:
         """Store one batch atomically: records (skipping known ``(source, source_id)``),
@@ -336,6 +352,18 @@ class Store(Protocol):
         """Insert or replace reference sites (cameras, stations, hospitals, venues)."""
         ...
 
+    def sites(self) -> pa.Table:
+        """Every reference site, by id."""
+        ...
+
+    def cursors(self) -> pa.Table:
+        """Per source: the newest record time held, the last file and batch ingested."""
+        ...
+
+    def counts_by_source(self) -> dict[str, int]:
+        """Stored records per source, over every kind."""
+        ...
+
     def batches(self) -> pa.Table:
         """The ingest log."""
         ...
@@ -360,6 +388,10 @@ class Store(Protocol):
 
     def list_users(self) -> list[UserRow]:
         """Every user."""
+        ...
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        """Replace a user's password hash."""
         ...
 
     def add_session(self, token_hash: str, username: str, expires_at: datetime) -> None:
@@ -391,7 +423,15 @@ class Store(Protocol):
         ...
 
     def append_audit(self, row: AuditRow) -> None:
-        """Append one access-log line (never update or delete)."""
+        """Append one access-log line as given (never update or delete). The chain is the
+        caller's to keep: :meth:`append_audit_line` is what the access log uses."""
+        ...
+
+    def append_audit_line(self, build: Callable[[AuditRow | None], AuditRow]) -> AuditRow:
+        """Append the next access-log line as one serialisable step: inside one write
+        transaction, ordered with every other writer of the store (every thread and process),
+        read the newest line, call ``build`` with it (``None`` for the first) and append what it
+        returns. So no two writers ever chain onto the same line (no fork, no gap)."""
         ...
 
     def last_audit(self) -> AuditRow | None:

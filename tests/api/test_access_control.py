@@ -13,7 +13,7 @@ from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token, revoke_api_token
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 EVENT = {"kind": "concert", "title": "Concert au Dôme", "venue": "le_dome",
          "start": "2024-12-06T19:30:00+00:00", "end": "2024-12-06T22:00:00+00:00",

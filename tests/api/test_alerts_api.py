@@ -14,7 +14,7 @@ from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.release import Actor
 from belvedere.privacy.users import add_user, open_session
 from belvedere.store.base import AlertRow
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 T0 = datetime(2024, 10, 3, 15, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from belvedere.api.main import create_app
 from belvedere.privacy import audit
 from belvedere.privacy.merkle import leaf_hash, verify_consistency, verify_inclusion
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 
 def _hexes(values: list[str]) -> list[bytes]:

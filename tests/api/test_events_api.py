@@ -12,8 +12,8 @@ from belvedere.grid.places import VENUES
 from belvedere.grid.records import PlannedEvent, to_table
 from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.users import add_user
-from belvedere.store.base import BatchInput
-from belvedere.store.duckdb_store import DuckDBStore, empty_quarantine
+from belvedere.store.base import BatchInput, empty_quarantine
+from belvedere.store.duckdb import DuckDBStore
 
 EVENING = datetime(2024, 9, 14, 19, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from belvedere.api.main import create_app
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 URL = "/api/v1/field-reports"
 

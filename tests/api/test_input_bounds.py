@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from belvedere.api.main import create_app
 from belvedere.privacy.release import Actor
 from belvedere.privacy.users import add_user, open_session
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 
 @pytest.mark.parametrize(("path", "params", "name"), [

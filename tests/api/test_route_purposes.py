@@ -25,7 +25,7 @@ from belvedere.privacy.dp import SeededSampler, use_sampler
 from belvedere.privacy.purposes import registry
 from belvedere.privacy.release import Actor
 from belvedere.privacy.users import add_user, open_session
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.api.test_route_rules import APP, PUBLIC, ROLES, route_contexts, rule_of
 from tests.privacy.populate import START, populate
 

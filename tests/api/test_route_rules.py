@@ -28,7 +28,7 @@ from belvedere.privacy.policy import POLICIES
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token
 from belvedere.privacy.users import add_user, open_session
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ROLES = tuple(POLICIES)

@@ -25,7 +25,7 @@ from schemathesis.checks import not_a_server_error
 from belvedere.api.main import create_app
 from belvedere.privacy.release import Actor
 from belvedere.privacy.users import add_user, csrf_token, open_session
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 MAX_EXAMPLES = 25
 """Per operation and generation mode (valid and invalid input)."""

@@ -17,7 +17,7 @@ from belvedere.cli import app as cli_app
 from belvedere.grid.zones import arrondissements
 from belvedere.privacy.policy import DEFAULT_K
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.privacy.populate import DAYS, START, populate
 
 ZONE_IDS = [z.zone_id for z in arrondissements()]

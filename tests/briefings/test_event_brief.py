@@ -15,7 +15,7 @@ from belvedere.briefings.event_brief import render_event_brief, suppressed
 from belvedere.briefings.i18n import STRINGS
 from belvedere.errors import ConfigError
 from belvedere.privacy.release import Actor
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdfinfo", "pdftoppm"))

@@ -31,7 +31,7 @@ from belvedere.privacy.purposes import registry
 from belvedere.privacy.release import Actor
 from belvedere.privacy.retention import purge
 from belvedere.sources.base import registry as source_registry
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MODELS = [*forecasters(), "event_impact", "anomalies"]

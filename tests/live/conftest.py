@@ -28,7 +28,7 @@ from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
 from belvedere.live.service import LiveService
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.conftest import IN_CI
 from tests.sources.test_transit import write_gtfs
 

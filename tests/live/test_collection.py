@@ -8,7 +8,7 @@ from pathlib import Path
 from belvedere.live.collection import LIVE_ACTOR, CollectionLog
 from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.live.conftest import KEY, cctv_event
 
 

@@ -15,7 +15,7 @@ from belvedere.live.ingest import LiveIngestor, LiveResult
 from belvedere.live.service import LiveService
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.live.conftest import KEY, cctv_event
 from tests.sources.feeds import POLICE_HEADER, police_row, write_police_log
 from tests.sources.test_gtfs_rt import NOW, alert, vehicle

@@ -16,7 +16,7 @@ from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
 from belvedere.live.mqtt import MqttBridge
 from belvedere.live.service import LiveService
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.live.conftest import BROKER_URL, Publisher, Topics, cctv_event, wait_for
 
 BELVEDERE = Path(sys.executable).parent / "belvedere"
@@ -84,7 +84,7 @@ def test_restarting_the_bridge_mid_stream_loses_and_doubles_nothing(
 def test_a_bridge_killed_before_acknowledging_loses_and_doubles_nothing(
         store: DuckDBStore, reference: Path, tmp_path: Path, broker: Topics,
         publisher: Publisher) -> None:
-    path = Path(store.path)
+    path = Path(store.deployment.path)
     store.close()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BELVEDERE_MQTT_CLIENT_ID": broker.client_id,
            "BELVEDERE_MQTT_PREFIX": broker.prefix, "BELVEDERE_LIVE_REFERENCE": str(reference),

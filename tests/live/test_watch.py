@@ -17,7 +17,7 @@ from belvedere.live.watch import DETECTOR, AlertWatch
 from belvedere.privacy.audit import pseudonym
 from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.live.conftest import wait_for
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -11,7 +11,7 @@ import pytest
 from belvedere.errors import ConfigError
 from belvedere.models.alerts import COOLDOWN, record_candidates, transition
 from belvedere.models.anomalies import CANDIDATE_SCHEMA
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 T0 = datetime(2024, 10, 3, 15, tzinfo=UTC)
 HOUR = timedelta(hours=1)

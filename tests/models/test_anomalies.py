@@ -28,7 +28,7 @@ from belvedere.models.anomalies import (
 )
 from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 HOUR = timedelta(hours=1)
 CENTRE = h3.latlng_to_cell(43.2965, 5.3698, 8)  # Vieux-Port

@@ -29,7 +29,7 @@ from belvedere.simulate.expected import expected_load
 from belvedere.simulate.geography import build_city
 from belvedere.simulate.parameters import Parameters
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 START, DAYS, SEED = date(2024, 9, 1), 120, 5
 MATCH = "match_football"

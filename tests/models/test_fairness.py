@@ -21,7 +21,7 @@ from belvedere.models.fairness import Zoning, exposure, fairness_audit, gini
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 TORONTO = (Path(__file__).resolve().parents[3] / "shared" / "data" / "crime_toronto"
            / "toronto_mci_2014_2020.csv.gz")

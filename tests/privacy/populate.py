@@ -10,8 +10,8 @@ from belvedere.grid.cells import latlng_to_cells
 from belvedere.grid.places import HOSPITALS
 from belvedere.grid.records import Incident, Measurement, to_table
 from belvedere.grid.zones import arrondissements
-from belvedere.store.base import BatchInput
-from belvedere.store.duckdb_store import DuckDBStore, empty_quarantine
+from belvedere.store.base import BatchInput, empty_quarantine
+from belvedere.store.duckdb import DuckDBStore
 
 START = datetime(2024, 9, 1, tzinfo=UTC)
 DAYS = 21

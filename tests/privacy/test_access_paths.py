@@ -41,7 +41,7 @@ METHOD_EXCEPTIONS: dict[tuple[str | None, str], str] = {
     (None, "close"): "closes the connection; reads nothing",
     (None, "data_period"): "metadata: the first and last time the store holds, no figure (the "
                            "same that /health publishes through privacy.release.store_status)",
-    ("belvedere.cli.demo", "get_user"): "whether a demo account exists before creating it; "
+    ("belvedere.cli.serving.demo", "get_user"): "whether a demo account exists before creating it; "
                                         "nothing is shown",
 }
 """Store methods the human-facing layers may call: (function or any, method) → why."""

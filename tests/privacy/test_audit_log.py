@@ -22,7 +22,7 @@ from belvedere.privacy.access_log import consistency, inclusion, published_head,
 from belvedere.privacy.merkle import leaf_hash, verify_consistency, verify_inclusion
 from belvedere.privacy.release import Actor
 from belvedere.store.base import AuditHead
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 DPO = Actor("dpo-anne", "dpo")
 
@@ -52,7 +52,7 @@ def test_lines_name_a_pseudonym_keep_the_role_and_the_justification(
     # The pseudonym is the store's keyed HMAC (key beside the store, not in it): same name,
     # same pseudonym; another store's key gives another.
     assert audit.pseudonym(store, "marie.durand") == row.actor
-    other = DuckDBStore(Path(store.path).with_name("other.duckdb"))
+    other = DuckDBStore(Path(store.deployment.path).with_name("other.duckdb"))
     assert audit.pseudonym(other, "marie.durand") != row.actor
     other.close()
     # Only the Directive's operations (and account administration) are recorded.
@@ -159,7 +159,7 @@ def test_the_signing_key_is_a_0600_file_beside_the_store_or_a_setting(
     _fill(store, 2)
     assert audit.signing_key(store, create=False) is None  # none until the first head
     head = audit.sign_head(store)
-    path = Path(f"{store.path}.audit.key")
+    path = Path(f"{store.deployment.path}.audit.key")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     seed = path.read_text().strip()
     # The store's own tables never hold it.

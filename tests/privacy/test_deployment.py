@@ -24,11 +24,11 @@ from belvedere.privacy.deployment import (
 )
 from belvedere.privacy.users import add_user
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 
 def test_the_pseudonymisation_key_is_never_in_the_store(city_store: DuckDBStore) -> None:
-    key_hex = Path(f"{city_store.path}.pseudonym.key").read_text().strip()
+    key_hex = Path(f"{city_store.deployment.path}.pseudonym.key").read_text().strip()
     key = bytes.fromhex(key_hex)
     # The key was used: the field agents' ids are stored as its pseudonyms.
     pseudonym = Pseudonymiser(key)("agent-0039")
@@ -52,7 +52,7 @@ def test_the_pseudonymisation_key_is_never_in_the_store(city_store: DuckDBStore)
                                 "?)", [key_hex.upper()]).fetchall()[0][0]
             assert found == 0, f"{table}.{column} holds the key's bytes"
     city_store.close()
-    raw = Path(city_store.path).read_bytes()
+    raw = Path(city_store.deployment.path).read_bytes()
     assert key not in raw and key_hex.encode() not in raw.lower()
 
 
@@ -63,10 +63,10 @@ def _exposed_store(tmp_path: Path, *, demo_logins: bool = True) -> DuckDBStore:
     for name, role, password in DEMO_USERS if demo_logins else ():
         add_user(db, name, password, role=role)
     for suffix in (".pseudonym.key", ".audit.key"):
-        key = Path(f"{db.path}{suffix}")
+        key = Path(f"{db.deployment.path}{suffix}")
         key.write_text(secrets.token_hex(32))
         key.chmod(0o644)
-    Path(db.path).chmod(0o644)
+    Path(db.deployment.path).chmod(0o644)
     return db
 
 
@@ -83,9 +83,9 @@ def test_prod_refuses_every_default_secret_and_accepts_them_fixed(tmp_path: Path
     # Fixed one by one, the refusals go.
     env = {**prod, "BELVEDERE_PSEUDONYM_KEY": secrets.token_hex(32),
            "BELVEDERE_AUDIT_KEY": secrets.token_hex(32)}
-    Path(f"{db.path}.pseudonym.key").unlink()
-    Path(f"{db.path}.audit.key").chmod(0o600)
-    Path(db.path).chmod(0o600)
+    Path(f"{db.deployment.path}.pseudonym.key").unlink()
+    Path(f"{db.deployment.path}.audit.key").chmod(0o600)
+    Path(db.deployment.path).chmod(0o600)
     for name, _role, _password in DEMO_USERS[1:]:
         db.set_password(name, PasswordHasher().hash(f"a long secret of {name}"))
     problems = deployment_problems(db, env)
@@ -102,8 +102,8 @@ def test_dev_only_reports_what_prod_would_refuse(tmp_path: Path) -> None:
     problems = check_deployment(db, {"BELVEDERE_ENV": "dev"})
     # The key files and the store; no key setting is dev's way (key files beside the store).
     assert [p.split(" can be read")[0] for p in problems] == [
-        f"the key file {db.path}.pseudonym.key", f"the key file {db.path}.audit.key",
-        f"the store {db.path}"]
+        f"the key file {db.deployment.path}.pseudonym.key",
+        f"the key file {db.deployment.path}.audit.key", f"the store {db.deployment.path}"]
     with pytest.raises(ConfigError, match="must be hex"):
         check_deployment(db, {"BELVEDERE_PSEUDONYM_KEY": "not hex"})
     db.close()

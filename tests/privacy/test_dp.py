@@ -30,7 +30,7 @@ from belvedere.privacy.dp import (
 from belvedere.privacy.purposes import Dataset, registry
 from belvedere.privacy.release import Actor, release
 from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.privacy.populate import DAYS, START, populate
 
 ZONE_IDS = [z.zone_id for z in arrondissements()]

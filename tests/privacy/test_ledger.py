@@ -20,7 +20,7 @@ from belvedere.privacy.dp import SeededSampler, calibrate, use_sampler
 from belvedere.privacy.purposes import Budget, Registry, registry
 from belvedere.privacy.release import Actor, release
 from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.privacy.populate import START, populate
 
 T0 = datetime(2025, 3, 14, 9, tzinfo=UTC)

@@ -21,7 +21,7 @@ from belvedere.privacy.release import Actor, release, release_events
 from belvedere.sources.base import registry as sources
 from belvedere.sources.hospital_ed import MOTIFS
 from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.privacy.populate import START
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -21,7 +21,7 @@ from belvedere.privacy.retention import (
 )
 from belvedere.sources.ingest import ingest_folder
 from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 SITUATION_KEYS = ["bin_start", "place", "source", "metric", "category"]
 

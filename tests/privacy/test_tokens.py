@@ -21,7 +21,7 @@ from belvedere.privacy.tokens import (
 )
 from belvedere.privacy.users import add_user, hash_token, list_users, open_session
 from belvedere.store.base import ApiTokenRow
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 ADMIN = Actor("cli:root", "admin")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 IMAGE_PREFIXES = (
     "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD",

@@ -20,7 +20,7 @@ from belvedere.models.ensemble import EnsembleForecaster
 from belvedere.models.etas import GridETAS
 from belvedere.models.features import SOCIO_DEMOGRAPHIC, check_feature_names
 from belvedere.privacy.redlines import person_findings
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 
 def socio_demographic(name: str) -> bool:

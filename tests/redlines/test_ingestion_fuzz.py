@@ -34,7 +34,7 @@ from belvedere.privacy.users import add_user, open_session
 from belvedere.sources.cctv import Cctv
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.redlines.carriers import (
     Carrier,
     carriers,

@@ -38,7 +38,7 @@ from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token
 from belvedere.privacy.users import add_user, open_session
 from belvedere.store.base import AlertRow
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.api.test_route_rules import API_ROUTES, PUBLIC, ROLES, rule_of
 
 # The role an output is checked for: the first of these a route admits (operators see cells).

@@ -14,10 +14,10 @@ import pytest
 
 from belvedere.simulate.bulk import write_police_log
 from belvedere.sources.minimise import KEY_ENV
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 KEY = "00" * 32
-INGEST = ("import sys; from pathlib import Path; from belvedere.store.duckdb_store import "
+INGEST = ("import sys; from pathlib import Path; from belvedere.store.duckdb import "
           "DuckDBStore; from belvedere.sources.ingest import ingest_folder; "
           "print('start', flush=True); ingest_folder(DuckDBStore(sys.argv[1]), Path(sys.argv[2]), "
           "progress=lambda label, done, total: print('done', done, flush=True))")

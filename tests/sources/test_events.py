@@ -12,7 +12,7 @@ from belvedere.errors import SourceError
 from belvedere.sources.events import EventsCalendar
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 KEY = Pseudonymiser.ephemeral()
 CALENDAR = EventsCalendar()

@@ -17,7 +17,7 @@ from belvedere.errors import SourceError
 from belvedere.sources.base import ParsedFile
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.transit import Transit
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.sources.test_transit import KEY, cell, gtfs_files, write_gtfs, write_validations
 
 NOW = datetime(2024, 3, 2, 16, 50, tzinfo=UTC)  # 17:50 in Marseille

@@ -15,7 +15,7 @@ from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
 from belvedere.sources.minimise import Pseudonymiser
 from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 KEY = Pseudonymiser(b"k" * 32)
 

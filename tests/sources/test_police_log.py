@@ -8,7 +8,7 @@ from pathlib import Path
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 from tests.sources.feeds import police_row, write_police_log
 
 POLICE = IncidentLog.packaged("marseille_police_log")

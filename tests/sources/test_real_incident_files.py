@@ -17,7 +17,7 @@ from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb_store import DuckDBStore
+from belvedere.store.duckdb import DuckDBStore
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 KEY = Pseudonymiser(b"k" * 32)

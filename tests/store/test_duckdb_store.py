@@ -12,8 +12,8 @@ import pytest
 from belvedere.errors import StoreBusy
 from belvedere.grid.cells import str_to_cell
 from belvedere.grid.records import Incident, Measurement, to_table
-from belvedere.store.base import BatchInput, SituationQuery
-from belvedere.store.duckdb_store import DuckDBStore, empty_quarantine
+from belvedere.store.base import BatchInput, SituationQuery, empty_quarantine
+from belvedere.store.duckdb import DuckDBStore
 from belvedere.store.migrations import MIGRATIONS
 
 T0 = datetime(2024, 9, 7, 18, 0, tzinfo=UTC)  # 20:00 in Marseille (CEST)

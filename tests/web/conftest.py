@@ -116,7 +116,7 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from belvedere.privacy.users import add_user
     from belvedere.simulate import simulate_city
     from belvedere.sources.ingest import ingest_folder
-    from belvedere.store.duckdb_store import DuckDBStore
+    from belvedere.store.duckdb import DuckDBStore
 
     root = tmp_path_factory.mktemp("dashboard")
     feeds = root / "feeds"

@@ -67,7 +67,7 @@ def live_app(browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     from belvedere.privacy.users import add_user
     from belvedere.simulate import simulate_city
     from belvedere.sources.ingest import ingest_folder
-    from belvedere.store.duckdb_store import DuckDBStore
+    from belvedere.store.duckdb import DuckDBStore
 
     run = uuid.uuid4().hex[:10]
     monkeypatch.setenv("BELVEDERE_MQTT_PREFIX", f"belvedere-e2e-{run}")

@@ -1,9 +1,11 @@
 """The embedded store: one DuckDB file, no server.
 
-One process may write a DuckDB file at a time; a second ``belvedere`` process that finds the file
-held (typically while ``belvedere serve`` runs) gets :class:`~belvedere.errors.StoreBusy` with a
-message saying what to do. Within a process, each call works on its own cursor, so the API's
-worker threads never share one.
+One process may open a DuckDB file at a time; a second process that finds the file held gets
+:class:`~belvedere.errors.StoreBusy`. The CLI does not stop there: while ``belvedere serve`` (or
+``belvedere live``) holds the file, it hands its command to that process over a local socket
+(:mod:`belvedere.cli.handoff`), which runs it on this store. Within a process, each call works
+on its own cursor, so the API's worker threads never share one, and writes that allocate numbers
+or keep keys unique are serialised by one lock.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,6 @@ from belvedere.errors import StoreBusy, StoreError
 from belvedere.grid.cells import cell_to_str
 from belvedere.grid.records import Incident, Measurement, PlannedEvent, arrow_schema
 from belvedere.grid.timebins import local_wallclock
-from belvedere.store import purge as purging
 from belvedere.store import queries
 from belvedere.store.base import (
     QUARANTINE_SCHEMA,
@@ -43,9 +45,11 @@ from belvedere.store.base import (
     UserRow,
     empty_quarantine,
 )
+from belvedere.store.deployment import Deployment
+from belvedere.store.duckdb import purge as purging
+from belvedere.store.migrations import MIGRATIONS
 
 __all__ = ["QUARANTINE_SCHEMA", "DuckDBStore", "empty_quarantine"]
-from belvedere.store.migrations import MIGRATIONS
 
 _RECORD_TYPES: dict[RecordKind, type] = {
     "incidents": Incident,
@@ -106,22 +110,34 @@ def _alert_row(values: tuple[Any, ...]) -> AlertRow:
 
 
 class DuckDBStore:
-    """The :class:`~belvedere.store.base.Store` on a DuckDB file (or ``:memory:``)."""
+    """The :class:`~belvedere.store.base.Store` on a DuckDB file (or ``:memory:``).
 
-    def __init__(self, path: str | Path = "belvedere.duckdb", *, read_only: bool = False) -> None:
-        self.path = str(path)
+    Open it with :func:`belvedere.store.factory.open_store`; ``deployment`` is the
+    :class:`~belvedere.store.deployment.Deployment` of a DuckDB URL (a path is accepted too).
+    """
+
+    def __init__(self, deployment: Deployment | str | Path = "belvedere.duckdb", *,
+                 read_only: bool = False) -> None:
+        if not isinstance(deployment, Deployment):
+            deployment = Deployment.from_url(str(deployment))
+        if deployment.kind != "duckdb":
+            raise StoreError(f"{deployment.display} is not a DuckDB store")
+        self.deployment = deployment
+        target = str(deployment.path) if deployment.path is not None else ":memory:"
         # Serialises appends within this process: the anti-join that keeps (source, source_id)
         # unique must not run concurrently with another append (DuckDB locks out other processes).
         self._write_lock = threading.Lock()
         try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
+            self._con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreBusy(
-                    f"the store {self.path} is held by another process (is `belvedere serve` "
-                    "running?). Stop it, or use the API, then try again."
+                    f"the store {target} is held by another process. `belvedere serve` and "
+                    "`belvedere live` take the other commands while they run (the CLI hands "
+                    "them over); this one does not — another program, or a `belvedere` still "
+                    "starting or stopping: try again in a moment (docs/deployment.md)."
                 ) from exc
-            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+            raise StoreError(f"cannot open the store {target}: {exc}") from exc
         if not read_only:
             self.migrate()
 
@@ -487,14 +503,45 @@ class DuckDBStore:
 
     # -- audit ------------------------------------------------------------------------------
 
+    _AUDIT_INSERT = (
+        "INSERT INTO audit_log (seq, ts, actor, role, purpose, action, what, rows_released, "
+        "prev_hash, hash, justification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+    @staticmethod
+    def _audit_params(row: AuditRow) -> list[object]:
+        return [row.seq, row.ts, row.actor, row.role, row.purpose, row.action, row.what,
+                row.rows_released, row.prev_hash, row.hash, row.justification]
+
     def append_audit(self, row: AuditRow) -> None:
-        """Append one access-log line."""
-        self._con.cursor().execute(
-            "INSERT INTO audit_log (seq, ts, actor, role, purpose, action, what, rows_released, "
-            "prev_hash, hash, justification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row.seq, row.ts, row.actor, row.role, row.purpose, row.action, row.what,
-             row.rows_released, row.prev_hash, row.hash, row.justification],
-        )
+        """Append one access-log line as given (the chain is the caller's: prefer
+        :meth:`append_audit_line`)."""
+        self._con.cursor().execute(self._AUDIT_INSERT, self._audit_params(row))
+
+    def append_audit_line(self, build: Callable[[AuditRow | None], AuditRow]) -> AuditRow:
+        """Read the newest line, build the next one from it and append it, as one serialised
+        step (see :meth:`Store.append_audit_line`): the write lock orders this process's
+        writers, and DuckDB admits one process per file."""
+        with self._write_lock:
+            con = self._con.cursor()
+            con.begin()
+            try:
+                last = con.execute(
+                    f"SELECT {self._AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"
+                ).fetchall()
+                row = build(self._audit_row(last[0]) if last else None)
+                con.execute(self._AUDIT_INSERT, self._audit_params(row))
+                con.commit()
+            except Exception:
+                con.rollback()
+                raise
+        return row
+
+    _AUDIT_COLUMNS = ("seq, ts, actor, role, purpose, action, what, rows_released, prev_hash, "
+                      "hash, justification")
+
+    @staticmethod
+    def _audit_row(r: tuple[Any, ...]) -> AuditRow:
+        return AuditRow(r[0], r[1].astimezone(UTC), *r[2:])
 
     def last_audit(self) -> AuditRow | None:
         """The newest access-log line."""
@@ -503,14 +550,11 @@ class DuckDBStore:
 
     def audit_rows(self, limit: int | None = None) -> list[AuditRow]:
         """Access-log lines, oldest first (only the newest ``limit`` when given)."""
-        sql = ("SELECT seq, ts, actor, role, purpose, action, what, rows_released, prev_hash, "
-               "hash, justification FROM audit_log ORDER BY seq DESC")
+        sql = f"SELECT {self._AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         rows = self._con.cursor().execute(sql).fetchall()
-        return [
-            AuditRow(r[0], r[1].astimezone(UTC), *r[2:]) for r in reversed(rows)
-        ]
+        return [self._audit_row(r) for r in reversed(rows)]
 
     def append_audit_head(self, head: AuditHead) -> None:
         """Keep one signed tree head."""

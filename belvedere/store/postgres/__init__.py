@@ -1,0 +1,1 @@
+"""The server store: PostgreSQL with PostGIS, shared by every process of a deployment."""
