@@ -335,7 +335,11 @@ class DuckDBStore:
         sql = " UNION ALL ".join(
             f"SELECT source, count(*) FROM {k} GROUP BY source" for k in _RECORD_TYPES
         )
-        return {s: int(n) for s, n in self._con.cursor().execute(sql).fetchall()}
+        counts: dict[str, int] = {}
+        for source, n in self._con.cursor().execute(sql).fetchall():
+            # One row per kind and source: a source of two kinds adds both.
+            counts[source] = counts.get(source, 0) + int(n)
+        return counts
 
     def data_period(self) -> tuple[datetime, datetime] | None:
         """First and last UTC timestamps of incidents and measurements."""
