@@ -279,8 +279,7 @@ def test_count_by_kind_and_source(contract_store: Store) -> None:
                                      "events": 1}
 
 
-def test_counts_by_source_adds_up_the_kinds_of_one_source(
-        contract_store: Store, backend_name: str, request: pytest.FixtureRequest) -> None:
+def test_counts_by_source_adds_up_the_kinds_of_one_source(contract_store: Store) -> None:
     db = contract_store
     # The cameras report both events (incidents) and people counts (measurements).
     db.append_batch(batch("cctv", incidents=[incident(1, source="cctv", origin="sensor")],
