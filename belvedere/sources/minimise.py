@@ -159,12 +159,9 @@ class Pseudonymiser:
     def from_key_file(cls, path: Path) -> Pseudonymiser:
         """Load the key from ``$BELVEDERE_PSEUDONYM_KEY`` or ``path``, creating the file
         (mode 0600, 32 random bytes) the first time."""
-        env = os.environ.get(KEY_ENV)
-        if env:
-            try:
-                return cls(bytes.fromhex(env))
-            except ValueError as exc:
-                raise ConfigError(f"{KEY_ENV} must be hex: {exc}") from exc
+        given = cls._from_environment()
+        if given is not None:
+            return given
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -176,13 +173,19 @@ class Pseudonymiser:
     def from_environment_or_random(cls) -> Pseudonymiser:
         """The key of ``$BELVEDERE_PSEUDONYM_KEY`` when set, else a throw-away one (an
         in-memory deployment: no file to keep it in)."""
+        given = cls._from_environment()
+        return given if given is not None else cls.ephemeral()
+
+    @classmethod
+    def _from_environment(cls) -> Pseudonymiser | None:
+        """The key of ``$BELVEDERE_PSEUDONYM_KEY``, or ``None`` when it is not set."""
         env = os.environ.get(KEY_ENV)
-        if env:
-            try:
-                return cls(bytes.fromhex(env))
-            except ValueError as exc:
-                raise ConfigError(f"{KEY_ENV} must be hex: {exc}") from exc
-        return cls.ephemeral()
+        if not env:
+            return None
+        try:
+            return cls(bytes.fromhex(env))
+        except ValueError as exc:
+            raise ConfigError(f"{KEY_ENV} must be hex: {exc}") from exc
 
     @classmethod
     def ephemeral(cls) -> Pseudonymiser:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import itertools
-import time
 import warnings
 from datetime import UTC, datetime, timedelta
 
@@ -249,17 +248,15 @@ def test_init_only_stores_parameters_and_bad_ones_are_refused_at_fit() -> None:
             GridETAS(**bad).fit(data, until=at(200))
 
 
-def test_toronto_scale_fit_is_fast() -> None:
-    """~30,000 incidents over a year in ~6,000 cells (skewed rates, real repeats)."""
+def test_toronto_scale_fit_recovers_the_branching_ratio() -> None:
+    """~30,000 incidents over a year in ~6,000 cells (skewed rates, real repeats). How long the
+    fit takes is measured by ``benchmarks/etas.py``, not asserted here."""
     rng = np.random.default_rng(2015)
     area = np.array(sorted(h3.str_to_int(c) for c in h3.grid_disk(CENTRE, 45)), dtype=np.int64)
     mu = rng.gamma(0.5, 0.0096 / 0.5, size=len(area))
     days, index = simulate(mu, 0.3, 0.3, -60.0, 365.0, rng)
     data = to_data(days, index, area)
     model = GridETAS()
-    began = time.perf_counter()
     model.fit(data, until=at(365))
-    elapsed = time.perf_counter() - began
     assert 20_000 < model.n_events_ < 40_000
     assert abs(model.theta_ - 0.3) < 0.08
-    assert elapsed < 10.0, elapsed  # ~0.3 s on a laptop; generous for shared CI machines
