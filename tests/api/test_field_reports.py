@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from belvedere.api.main import create_app
 from belvedere.privacy.users import add_user
 from belvedere.store.duckdb import DuckDBStore
+from tests import rawsql
 
 URL = "/api/v1/field-reports"
 
@@ -54,8 +55,7 @@ def test_an_agent_files_a_report_that_is_pseudonymised_redacted_and_live(
     stored = store.quarantined("field_reports").to_pylist()
     assert [r["rule"] for r in stored] == ["outside_area"]
     # The agent is a pseudonym and the phone number is masked in what was kept.
-    attrs = store._con.sql(
-        "SELECT attrs FROM incidents WHERE source = 'field_reports'").fetchall()[0][0]
+    attrs = rawsql.scalar(store, "SELECT attrs FROM incidents WHERE source = 'field_reports'")
     kept = json.loads(attrs)
     assert kept["reporter"].startswith("psn-") and "fr-agent" not in attrs
     assert "06 12" not in kept["narrative"] and kept["narrative"].startswith("Lampadaire")

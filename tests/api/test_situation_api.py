@@ -18,6 +18,7 @@ from belvedere.grid.zones import arrondissements
 from belvedere.privacy.policy import DEFAULT_K
 from belvedere.privacy.users import add_user
 from belvedere.store.duckdb import DuckDBStore
+from tests import rawsql
 from tests.privacy.populate import DAYS, START, populate
 
 ZONE_IDS = [z.zone_id for z in arrondissements()]
@@ -101,9 +102,9 @@ def test_map_for_an_operator_is_a_cell_choropleth(client: TestClient) -> None:
     assert geo["granted"] == {"level": "cell", "resolution": 9, "bin": "window"}
     values = [f["properties"]["value"] for f in geo["features"]]
     store = client.app.state.store  # type: ignore[attr-defined]
-    expected = store._con.execute(
-        "SELECT count(*), count(DISTINCT cell) FROM incidents WHERE ts >= ? AND ts < ?",
-        [START, START + timedelta(days=7)]).fetchall()[0]
+    expected = rawsql.query(
+        store, "SELECT count(*), count(DISTINCT cell) FROM incidents WHERE ts >= ? AND ts < ?",
+        [START, START + timedelta(days=7)])[0]
     assert (sum(values), len(values)) == (float(expected[0]), expected[1])
     assert expected[0] > 500
     assert geo["features"][0]["geometry"]["type"] == "Polygon"

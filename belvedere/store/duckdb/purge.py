@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from belvedere.errors import StoreError
 from belvedere.grid.cells import parent_mask
+from belvedere.store import rows
 from belvedere.store.base import PurgeReceipt, PurgeRule
 from belvedere.store.purge import AGGREGATE_RESOLUTION, TableSpec, spec_of, table_digest, where_of
 
@@ -83,17 +84,10 @@ def purge(con: duckdb.DuckDBPyConnection, rule: PurgeRule, *, now: datetime,
     return receipt
 
 
-_RECEIPT_COLUMNS = ('receipt_id, dataset, "table", "before", count, digest, aggregated, '
-                    "purged_at, audit_seq, oldest")
-
-
 def _insert_receipt(con: duckdb.DuckDBPyConnection, receipt: PurgeReceipt) -> PurgeReceipt:
-    rows = con.execute("SELECT coalesce(max(receipt_id), 0) + 1 FROM purge_receipts").fetchall()
-    stored = dataclasses.replace(receipt, receipt_id=int(rows[0][0]), audit_seq=None)
-    con.execute(f"INSERT INTO purge_receipts ({_RECEIPT_COLUMNS}) VALUES "
-                f"({', '.join('?' * 10)})",
-                [stored.receipt_id, stored.dataset, stored.table, stored.before, stored.count,
-                 stored.digest, stored.aggregated, stored.purged_at, None, stored.oldest])
+    found = con.execute("SELECT coalesce(max(receipt_id), 0) + 1 FROM purge_receipts").fetchall()
+    stored = dataclasses.replace(receipt, receipt_id=int(found[0][0]), audit_seq=None)
+    con.execute(rows.RECEIPT_INSERT, rows.receipt_params(stored))
     return stored
 
 
@@ -112,11 +106,9 @@ def add_receipt(con: duckdb.DuckDBPyConnection, receipt: PurgeReceipt) -> PurgeR
 def receipts(con: duckdb.DuckDBPyConnection, *, pending: bool = False) -> list[PurgeReceipt]:
     """Purge receipts, oldest first (those not yet in the access log with ``pending``)."""
     where = " WHERE audit_seq IS NULL" if pending else ""
-    rows = con.execute(f"SELECT {_RECEIPT_COLUMNS} FROM purge_receipts{where} "
-                       "ORDER BY receipt_id").fetchall()
-    return [PurgeReceipt(r[0], r[1], r[2], r[3].astimezone(UTC), r[4], r[5], r[6],
-                         r[7].astimezone(UTC), r[8], r[9].astimezone(UTC) if r[9] else None)
-            for r in rows]
+    found = con.execute(f"SELECT {rows.RECEIPT_COLUMNS} FROM purge_receipts{where} "
+                        "ORDER BY receipt_id").fetchall()
+    return [rows.receipt_row(r) for r in found]
 
 
 def mark_logged(con: duckdb.DuckDBPyConnection, receipt_id: int, audit_seq: int) -> None:

@@ -11,7 +11,6 @@ or keep keys unique are serialised by one lock.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,15 +19,11 @@ from typing import Any
 
 import duckdb
 import ibis
-import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from belvedere.errors import StoreBusy, StoreError
 from belvedere.grid.cells import cell_to_str
-from belvedere.grid.records import Incident, Measurement, PlannedEvent, arrow_schema
-from belvedere.grid.timebins import local_wallclock
-from belvedere.store import queries
+from belvedere.store import queries, rows
 from belvedere.store.base import (
     QUARANTINE_SCHEMA,
     AlertRow,
@@ -51,28 +46,6 @@ from belvedere.store.migrations import MIGRATIONS
 
 __all__ = ["QUARANTINE_SCHEMA", "DuckDBStore", "empty_quarantine"]
 
-_RECORD_TYPES: dict[RecordKind, type] = {
-    "incidents": Incident,
-    "measurements": Measurement,
-    "planned_events": PlannedEvent,
-}
-# The local wall-clock column each kind derives at append time, from which UTC column.
-_TIME_COLUMNS: dict[RecordKind, str] = {
-    "incidents": "ts",
-    "measurements": "start",
-    "planned_events": "start",
-}
-_LOCAL_COLUMNS: dict[RecordKind, tuple[str, str]] = {
-    "incidents": ("ts_local", "ts"),
-    "measurements": ("start_local", "start"),
-}
-
-
-
-def _quote(name: str) -> str:
-    return f'"{name}"'
-
-
 def _utc(table: pa.Table, *columns: str) -> pa.Table:
     """``columns`` as timestamps in the time zone named ``UTC`` (DuckDB says ``Etc/UTC``:
     the same instant, but polars refuses to compare the two names)."""
@@ -85,28 +58,8 @@ def _utc(table: pa.Table, *columns: str) -> pa.Table:
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> Any:
     """The first column of the first row (``None`` when no row); consumes the whole result,
     as DuckDB requires before the connection runs anything else."""
-    rows = con.execute(sql, params or []).fetchall()
-    return rows[0][0] if rows else None
-
-
-_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRow))
-_ALERT_TIMES = frozenset({"window_start", "window_end", "opened_at", "updated_at",
-                          "acknowledged_at", "closed_at"})
-
-
-def _alert_params(alert: AlertRow) -> list[object]:
-    """The row's values in column order (``places`` as a JSON list)."""
-    return [json.dumps(list(alert.places)) if f == "places" else getattr(alert, f)
-            for f in _ALERT_FIELDS]
-
-
-def _alert_row(values: tuple[Any, ...]) -> AlertRow:
-    row = dict(zip(_ALERT_FIELDS, values, strict=True))
-    row["places"] = tuple(json.loads(row["places"]))
-    for name in _ALERT_TIMES:
-        if row[name] is not None:
-            row[name] = row[name].astimezone(UTC)
-    return AlertRow(**row)
+    found = con.execute(sql, params or []).fetchall()
+    return found[0][0] if found else None
 
 
 class DuckDBStore:
@@ -186,9 +139,7 @@ class DuckDBStore:
         con.begin()
         try:
             batch_id = int(_one(con, "SELECT coalesce(max(batch_id), 0) + 1 FROM ingest_batches"))
-            result = BatchResult(batch_id=batch_id, source=batch.source, file=batch.file,
-                                 rows_read=batch.rows_read, rows_filtered=batch.rows_filtered,
-                                 minimised=dict(batch.minimised), notes=list(batch.notes))
+            result = rows.new_result(batch, batch_id)
             started = datetime.now(UTC)
             for kind, table in batch.records.items():
                 result.rows_stored += self._insert(con, kind, table, batch_id)
@@ -208,51 +159,15 @@ class DuckDBStore:
                 [batch_id, batch.source, batch.file, batch.source, batch.file],
             )
             con.unregister("incoming_quarantine")
-            result.rows_quarantined = q.num_rows
-            for rule in q.column("rule").to_pylist():
-                result.quarantine_rules[rule] = result.quarantine_rules.get(rule, 0) + 1
-            result.rows_duplicate = (batch.rows_read - result.rows_stored
-                                     - result.rows_quarantined - batch.rows_filtered)
-            if result.rows_duplicate < 0:
-                raise StoreError(
-                    f"{batch.source} ({batch.file}): {batch.rows_read} rows read but "
-                    f"{result.rows_stored} stored, {result.rows_quarantined} quarantined and "
-                    f"{batch.rows_filtered} filtered — the connector lost count"
-                )
-            con.execute(
-                "INSERT INTO ingest_batches (batch_id, source, file, started_at, finished_at, "
-                "rows_read, rows_stored, rows_duplicate, rows_quarantined, status, rows_filtered, "
-                "minimised, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?, ?)",
-                [batch_id, batch.source, batch.file, started, datetime.now(UTC), batch.rows_read,
-                 result.rows_stored, result.rows_duplicate, result.rows_quarantined,
-                 batch.rows_filtered, json.dumps(result.minimised, sort_keys=True),
-                 json.dumps(result.notes)],
-            )
-            self._advance_cursor(con, batch, batch_id)
+            rows.account(result, batch, q)
+            con.execute(f"INSERT INTO ingest_batches ({rows.BATCH_COLUMNS}) VALUES "
+                        f"({', '.join('?' * 13)})", rows.batch_params(result, started))
+            con.execute(rows.CURSOR_UPSERT, rows.cursor_params(batch, batch_id))
             con.commit()
         except Exception:
             con.rollback()
             raise
         return result
-
-    def _advance_cursor(self, con: duckdb.DuckDBPyConnection, batch: BatchInput,
-                        batch_id: int) -> None:
-        """Move the source's cursor to the newest time this batch brought."""
-        newest = [
-            pc.max(table.column(column)).as_py()
-            for kind, table in batch.records.items()
-            for column in (_TIME_COLUMNS[kind],)
-            if table.num_rows
-        ]
-        newest = [t for t in newest if t is not None]
-        con.execute(
-            "INSERT INTO source_cursors VALUES (?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
-            "last_ts = greatest(coalesce(source_cursors.last_ts, excluded.last_ts), "
-            "coalesce(excluded.last_ts, source_cursors.last_ts)), last_file = excluded.last_file, "
-            "last_batch = excluded.last_batch, updated_at = excluded.updated_at",
-            [batch.source, max(newest) if newest else None, batch.file, batch_id,
-             datetime.now(UTC)],
-        )
 
     def cursors(self) -> pa.Table:
         """Per source: the newest record time held, the last file and batch ingested."""
@@ -262,21 +177,9 @@ class DuckDBStore:
                 batch_id: int) -> int:
         if table.num_rows == 0:
             return 0
-        schema = arrow_schema(_RECORD_TYPES[kind])
-        table = table.select(schema.names).cast(schema)
-        columns = list(schema.names)
-        if kind in _LOCAL_COLUMNS:
-            local_name, utc_name = _LOCAL_COLUMNS[kind]
-            table = table.append_column(local_name, local_wallclock(table.column(utc_name)))
-            columns.append(local_name)
-        keys = pl.DataFrame(table.select(["source", "source_id"]))
-        key = keys.select(pl.struct("source", "source_id").alias("key")).to_series()
-        if key.n_unique() < len(key):
-            # Duplicates inside the batch keep their first occurrence (checked first: most
-            # batches have none, and filtering is then skipped).
-            table = table.filter(key.is_first_distinct().to_arrow())
+        table = rows.prepared_records(kind, table)
         con.register("incoming", table)
-        cols = ", ".join(_quote(c) for c in columns)
+        cols = ", ".join(rows.quote(c) for c in table.schema.names)
         # The key (source, source_id) is enforced here (see migrations.py for why it is not a
         # declared primary key): keys already stored are skipped by the anti-join.
         stored = _one(
@@ -333,7 +236,7 @@ class DuckDBStore:
     def counts_by_source(self) -> dict[str, int]:
         """Stored records per source, over every kind."""
         sql = " UNION ALL ".join(
-            f"SELECT source, count(*) FROM {k} GROUP BY source" for k in _RECORD_TYPES
+            f"SELECT source, count(*) FROM {k} GROUP BY source" for k in rows.RECORD_TYPES
         )
         counts: dict[str, int] = {}
         for source, n in self._con.cursor().execute(sql).fetchall():
@@ -343,11 +246,11 @@ class DuckDBStore:
 
     def data_period(self) -> tuple[datetime, datetime] | None:
         """First and last UTC timestamps of incidents and measurements."""
-        rows = self._con.cursor().execute(
+        found = self._con.cursor().execute(
             'SELECT min(t0), max(t1) FROM (SELECT min(ts) t0, max(ts) t1 FROM incidents '
             'UNION ALL SELECT min("start"), max("end") FROM measurements)'
         ).fetchall()
-        row = rows[0] if rows else None
+        row = found[0] if found else None
         if not row or row[0] is None:
             return None
         return row[0].astimezone(UTC), row[1].astimezone(UTC)
@@ -361,7 +264,7 @@ class DuckDBStore:
         con = self._con.cursor()
         return {kind: [r[0] for r in con.execute(
                     f"SELECT source_id FROM {kind} WHERE batch_id = ?", [batch_id]).fetchall()]
-                for kind in _RECORD_TYPES}
+                for kind in rows.RECORD_TYPES}
 
     def quarantined(self, source: str | None = None, *, status: str | None = None,
                     rule: str | None = None) -> pa.Table:
@@ -428,18 +331,18 @@ class DuckDBStore:
 
     def get_user(self, username: str) -> UserRow | None:
         """A user by name."""
-        rows = self._con.cursor().execute(
+        found = self._con.cursor().execute(
             "SELECT username, password_hash, role, created_at FROM users WHERE username = ?",
             [username],
         ).fetchall()
-        return UserRow(*rows[0]) if rows else None
+        return UserRow(*found[0]) if found else None
 
     def list_users(self) -> list[UserRow]:
         """Every user, by name."""
-        rows = self._con.cursor().execute(
+        found = self._con.cursor().execute(
             "SELECT username, password_hash, role, created_at FROM users ORDER BY username"
         ).fetchall()
-        return [UserRow(*r) for r in rows]
+        return [UserRow(*r) for r in found]
 
     def add_session(self, token_hash: str, username: str, expires_at: datetime) -> None:
         """Record a session by the hash of its token (the token itself is never stored)."""
@@ -463,21 +366,12 @@ class DuckDBStore:
 
     # -- API tokens -------------------------------------------------------------------------
 
-    _TOKEN_COLUMNS = "name, token_hash, role, created_at, expires_at, revoked_at"
-
-    @staticmethod
-    def _token_row(row: tuple[Any, ...]) -> ApiTokenRow:
-        return ApiTokenRow(row[0], row[1], row[2], row[3].astimezone(UTC),
-                           row[4].astimezone(UTC), row[5].astimezone(UTC) if row[5] else None)
-
     def add_api_token(self, token: ApiTokenRow) -> None:
         """Record an API token by its hash; :class:`StoreError` if the name exists."""
         try:
             self._con.cursor().execute(
-                f"INSERT INTO api_tokens ({self._TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                [token.name, token.token_hash, token.role, token.created_at, token.expires_at,
-                 token.revoked_at],
-            )
+                f"INSERT INTO api_tokens ({rows.TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                rows.token_params(token))
         except duckdb.ConstraintException as exc:
             raise StoreError(f"an API token named {token.name!r} exists already (revoked "
                              "tokens keep their name so the access log stays unambiguous)"
@@ -485,16 +379,16 @@ class DuckDBStore:
 
     def api_token(self, token_hash: str) -> ApiTokenRow | None:
         """The API token with this hash, whatever its state."""
-        rows = self._con.cursor().execute(
-            f"SELECT {self._TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?", [token_hash]
+        found = self._con.cursor().execute(
+            f"SELECT {rows.TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?", [token_hash]
         ).fetchall()
-        return self._token_row(rows[0]) if rows else None
+        return rows.token_row(found[0]) if found else None
 
     def api_tokens(self) -> list[ApiTokenRow]:
         """Every API token, by name."""
-        rows = self._con.cursor().execute(
-            f"SELECT {self._TOKEN_COLUMNS} FROM api_tokens ORDER BY name").fetchall()
-        return [self._token_row(r) for r in rows]
+        found = self._con.cursor().execute(
+            f"SELECT {rows.TOKEN_COLUMNS} FROM api_tokens ORDER BY name").fetchall()
+        return [rows.token_row(r) for r in found]
 
     def revoke_api_token(self, name: str, at: datetime) -> bool:
         """Mark the token ``name`` revoked; ``False`` when there is no unrevoked one."""
@@ -507,19 +401,10 @@ class DuckDBStore:
 
     # -- audit ------------------------------------------------------------------------------
 
-    _AUDIT_INSERT = (
-        "INSERT INTO audit_log (seq, ts, actor, role, purpose, action, what, rows_released, "
-        "prev_hash, hash, justification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-    @staticmethod
-    def _audit_params(row: AuditRow) -> list[object]:
-        return [row.seq, row.ts, row.actor, row.role, row.purpose, row.action, row.what,
-                row.rows_released, row.prev_hash, row.hash, row.justification]
-
     def append_audit(self, row: AuditRow) -> None:
         """Append one access-log line as given (the chain is the caller's: prefer
         :meth:`append_audit_line`)."""
-        self._con.cursor().execute(self._AUDIT_INSERT, self._audit_params(row))
+        self._con.cursor().execute(rows.AUDIT_INSERT, rows.audit_params(row))
 
     def append_audit_line(self, build: Callable[[AuditRow | None], AuditRow]) -> AuditRow:
         """Read the newest line, build the next one from it and append it, as one serialised
@@ -530,49 +415,41 @@ class DuckDBStore:
             con.begin()
             try:
                 last = con.execute(
-                    f"SELECT {self._AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"
+                    f"SELECT {rows.AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"
                 ).fetchall()
-                row = build(self._audit_row(last[0]) if last else None)
-                con.execute(self._AUDIT_INSERT, self._audit_params(row))
+                row = build(rows.audit_row(last[0]) if last else None)
+                con.execute(rows.AUDIT_INSERT, rows.audit_params(row))
                 con.commit()
             except Exception:
                 con.rollback()
                 raise
         return row
 
-    _AUDIT_COLUMNS = ("seq, ts, actor, role, purpose, action, what, rows_released, prev_hash, "
-                      "hash, justification")
-
-    @staticmethod
-    def _audit_row(r: tuple[Any, ...]) -> AuditRow:
-        return AuditRow(r[0], r[1].astimezone(UTC), *r[2:])
-
     def last_audit(self) -> AuditRow | None:
         """The newest access-log line."""
-        rows = self.audit_rows(limit=1)
-        return rows[-1] if rows else None
+        found = self.audit_rows(limit=1)
+        return found[-1] if found else None
 
     def audit_rows(self, limit: int | None = None) -> list[AuditRow]:
         """Access-log lines, oldest first (only the newest ``limit`` when given)."""
-        sql = f"SELECT {self._AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC"
+        sql = f"SELECT {rows.AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        rows = self._con.cursor().execute(sql).fetchall()
-        return [self._audit_row(r) for r in reversed(rows)]
+        found = self._con.cursor().execute(sql).fetchall()
+        return [rows.audit_row(r) for r in reversed(found)]
 
     def append_audit_head(self, head: AuditHead) -> None:
         """Keep one signed tree head."""
         self._con.cursor().execute(
-            "INSERT INTO audit_heads (size, root, ts, signature, key_id) VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO audit_heads ({rows.HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
             [head.size, head.root, head.ts, head.signature, head.key_id],
         )
 
     def audit_heads(self) -> list[AuditHead]:
         """The signed tree heads, smallest tree first (then oldest first)."""
-        rows = self._con.cursor().execute(
-            "SELECT size, root, ts, signature, key_id FROM audit_heads ORDER BY size, ts"
-        ).fetchall()
-        return [AuditHead(r[0], r[1], r[2].astimezone(UTC), r[3], r[4]) for r in rows]
+        found = self._con.cursor().execute(
+            f"SELECT {rows.HEAD_COLUMNS} FROM audit_heads ORDER BY size, ts").fetchall()
+        return [rows.head_row(r) for r in found]
 
     # -- hourly figures and alerts (anomaly detection) ----------------------------------------
 
@@ -601,40 +478,35 @@ class DuckDBStore:
             con = self._con.cursor()
             alert_id = int(_one(con, "SELECT coalesce(max(alert_id), 0) + 1 FROM alerts"))
             stored = dataclasses.replace(alert, alert_id=alert_id)
-            con.execute(f"INSERT INTO alerts VALUES ({', '.join('?' * len(_ALERT_FIELDS))})",
-                        _alert_params(stored))
+            con.execute(f"INSERT INTO alerts ({', '.join(rows.ALERT_FIELDS)}) VALUES "
+                        f"({', '.join('?' * len(rows.ALERT_FIELDS))})", rows.alert_params(stored))
         return stored
 
     def update_alert(self, alert: AlertRow) -> None:
         """Replace a stored alert's fields; :class:`StoreError` if it is not stored."""
-        fields = _ALERT_FIELDS[1:]
+        fields = rows.ALERT_FIELDS[1:]
         with self._write_lock:
             con = self._con.cursor()
             if _one(con, "SELECT count(*) FROM alerts WHERE alert_id = ?", [alert.alert_id]) != 1:
                 raise StoreError(f"no alert {alert.alert_id} to update")
             con.execute(f"UPDATE alerts SET {', '.join(f'{f} = ?' for f in fields)} "
-                        "WHERE alert_id = ?", [*_alert_params(alert)[1:], alert.alert_id])
+                        "WHERE alert_id = ?", [*rows.alert_params(alert)[1:], alert.alert_id])
 
     def alerts(self, status: str | None = None, *, since: datetime | None = None
                ) -> list[AlertRow]:
         """Alerts, newest first (of one status; updated at or after ``since``)."""
-        where: list[str] = ["TRUE"]
-        params: list[object] = []
-        for clause, value in (("status = ?", status), ("updated_at >= ?", since)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        rows = self._con.cursor().execute(
-            f"SELECT {', '.join(_ALERT_FIELDS)} FROM alerts WHERE {' AND '.join(where)} "
+        where, params = rows.filters(("status = ?", status), ("updated_at >= ?", since))
+        found = self._con.cursor().execute(
+            f"SELECT {', '.join(rows.ALERT_FIELDS)} FROM alerts WHERE {where} "
             "ORDER BY opened_at DESC, alert_id DESC", params).fetchall()
-        return [_alert_row(r) for r in rows]
+        return [rows.alert_row(r) for r in found]
 
     def alert(self, alert_id: int) -> AlertRow | None:
         """One alert by number."""
-        rows = self._con.cursor().execute(
-            f"SELECT {', '.join(_ALERT_FIELDS)} FROM alerts WHERE alert_id = ?",
+        found = self._con.cursor().execute(
+            f"SELECT {', '.join(rows.ALERT_FIELDS)} FROM alerts WHERE alert_id = ?",
             [alert_id]).fetchall()
-        return _alert_row(rows[0]) if rows else None
+        return rows.alert_row(found[0]) if found else None
 
     # -- retention (see belvedere/store/purge.py) ---------------------------------------------
 
@@ -658,8 +530,6 @@ class DuckDBStore:
 
     # -- the privacy-loss ledger (see belvedere/privacy/ledger.py) -----------------------------
 
-    _LEDGER_FIELDS = tuple(f.name for f in dataclasses.fields(LedgerRow))
-
     def charge_ledger(self, row: LedgerRow, *, epsilon_cap: float, delta_cap: float
                       ) -> tuple[LedgerRow | None, float, float]:
         """Append ``row`` if its purpose's period stays within the caps (see
@@ -669,21 +539,14 @@ class DuckDBStore:
             con = self._con.cursor()
             con.begin()
             try:
-                spent = con.execute(
-                    "SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0) "
-                    "FROM privacy_ledger WHERE purpose = ? AND period = ?",
-                    [row.purpose, row.period]).fetchall()[0]
+                spent = con.execute(rows.LEDGER_SPENT, [row.purpose, row.period]).fetchall()[0]
                 eps, delta = float(spent[0]), float(spent[1])
-                # A tolerance of 1e-9 absorbs floating-point sums (0.1 + 0.2 …), no more.
-                if eps + row.epsilon > epsilon_cap + 1e-9 or delta + row.delta > delta_cap + 1e-15:
+                if not rows.within_caps(eps, delta, row, epsilon_cap, delta_cap):
                     con.rollback()
                     return None, eps, delta
                 seq = int(_one(con, "SELECT coalesce(max(seq), 0) + 1 FROM privacy_ledger"))
                 stored = dataclasses.replace(row, seq=seq)
-                con.execute(
-                    f"INSERT INTO privacy_ledger ({', '.join(self._LEDGER_FIELDS)}) VALUES "
-                    f"({', '.join('?' * len(self._LEDGER_FIELDS))})",
-                    [getattr(stored, f) for f in self._LEDGER_FIELDS])
+                con.execute(rows.LEDGER_INSERT, [getattr(stored, f) for f in rows.LEDGER_FIELDS])
                 con.commit()
             except Exception:
                 con.rollback()
@@ -693,18 +556,13 @@ class DuckDBStore:
     def ledger_rows(self, *, purpose: str | None = None, period: str | None = None,
                     limit: int | None = None) -> list[LedgerRow]:
         """Ledger rows, oldest first (of one purpose and period; only the newest ``limit``)."""
-        where: list[str] = ["TRUE"]
-        params: list[object] = []
-        for column, value in (("purpose", purpose), ("period", period)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = (f"SELECT {', '.join(self._LEDGER_FIELDS)} FROM privacy_ledger WHERE "
-               f"{' AND '.join(where)} ORDER BY seq DESC")
+        where, params = rows.filters(("purpose = ?", purpose), ("period = ?", period))
+        sql = (f"SELECT {', '.join(rows.LEDGER_FIELDS)} FROM privacy_ledger WHERE {where} "
+               "ORDER BY seq DESC")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        rows = self._con.cursor().execute(sql, params).fetchall()
-        return [LedgerRow(r[0], r[1].astimezone(UTC), *r[2:]) for r in reversed(rows)]
+        found = self._con.cursor().execute(sql, params).fetchall()
+        return [rows.ledger_row(r) for r in reversed(found)]
 
     def close(self) -> None:
         """Close the file."""
