@@ -6,7 +6,7 @@ PostgreSQL database per test): see ``tests/backends.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,3 +75,21 @@ def city_store(city_store_url: str, tmp_path: Path) -> Iterator[Store]:
     yield db
     db.close()
     discard_store(url)
+
+
+@pytest.fixture
+def new_store(tmp_path: Path) -> Iterator[Callable[[str], Store]]:
+    """A maker of further empty stores of the tests' backend (``new_store("batch")``), each
+    closed and discarded after the test — for a test that compares two stores."""
+    made: list[tuple[str, Store]] = []
+
+    def make(name: str) -> Store:
+        url = new_store_url(tmp_path, name)
+        db = open_store(url)
+        made.append((url, db))
+        return db
+
+    yield make
+    for url, db in made:
+        db.close()
+        discard_store(url)

@@ -74,12 +74,11 @@ def execute(store: Store, sql: str, params: Sequence[object] = ()) -> None:
 def arrow(store: Store, sql: str, params: Sequence[object] = ()) -> pa.Table:
     """``sql``'s result as an Arrow table."""
     with _cursor(store) as cur:
-        result = _run(cur, store, sql, params)
         if store.deployment.kind == "postgresql":
+            found = _run(cur, store, sql, params).fetchall()
             names = [c.name for c in cur.description]
-            found = result.fetchall()
             return pa.table({n: [r[i] for r in found] for i, n in enumerate(names)})
-        return result.fetch_arrow_table()
+        return cur.sql(sql, params=list(params) or None).to_arrow_table()
 
 
 def tables(store: Store) -> list[str]:

@@ -105,10 +105,11 @@ class LiveService:
         Raises:
             ConfigError: the store has less than a week of data before now.
         """
-        self.watch = watch or AlertWatch(self.store, self.hub)
-        self.watch.start()
-        self.ingestor.committed.append(self.watch.poke)
-        return self.watch
+        started = watch or AlertWatch(self.store, self.hub)
+        started.start()  # raises before anything is kept: stop() has no watch to undo
+        self.watch = started
+        self.ingestor.committed.append(started.poke)
+        return started
 
     def stop(self) -> None:
         """Stop the bridge (after committing and acknowledging what it holds), the poller,

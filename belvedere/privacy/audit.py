@@ -27,8 +27,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import secrets
 import struct
 import threading
 import weakref
@@ -177,21 +175,17 @@ def signing_key(store: Store, *, create: bool = True) -> Ed25519PrivateKey | Non
         except ValueError as exc:
             raise ConfigError(f"{SETTINGS['audit_key'].env} must be 64 hex digits (an Ed25519 "
                               f"seed): {exc}") from exc
-    path = store.deployment.file(".audit.key")
-    if path is None:
+    if store.deployment.home is None:
         return store.deployment.ephemeral("audit_key",
                                           Ed25519PrivateKey.generate if create else None)
-    if not path.exists():
-        if not create:
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+    secret = store.deployment.secret(".audit.key", create=create)
+    if secret is None:
+        return None
     try:
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text().strip()))
+        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret))
     except ValueError as exc:
-        raise ConfigError(f"{path} must hold 64 hex digits (an Ed25519 seed): {exc}") from exc
+        raise ConfigError(f"{store.deployment.file('.audit.key')} must hold 64 hex digits "
+                          f"(an Ed25519 seed): {exc}") from exc
 
 
 def public_key_hex(key: Ed25519PublicKey) -> str:
@@ -232,8 +226,11 @@ def sign_head(store: Store) -> AuditHead:
 def _sign(store: Store) -> AuditHead:
     key = signing_key(store)
     assert key is not None  # created when missing
-    tree = MerkleTree(leaves(store.audit_rows()))
+    # Heads before lines: the log only grows, so every head read is covered by the lines read
+    # after it, even while other processes append and sign (read the other way round, a head
+    # signed in between would look larger than the log).
     heads = store.audit_heads()
+    tree = MerkleTree(leaves(store.audit_rows()))
     if heads:
         last = heads[-1]
         if last.size > tree.size or tree.root(last.size).hex() != last.root:
@@ -313,10 +310,10 @@ class Verification:
 def verify(store: Store, public: Ed25519PublicKey | None = None) -> Verification:
     """Recompute the chain and the Merkle tree, and check every signed head against them: its
     signature with ``public`` (by default the store's key) and its root at its size."""
+    heads = store.audit_heads()  # before the lines: see _sign
     rows = store.audit_rows()
     problems = _check_chain(rows)
     tree = MerkleTree(leaves(rows))
-    heads = store.audit_heads()
     if public is None:
         key = signing_key(store, create=False)
         public = key.public_key() if key else None

@@ -54,12 +54,11 @@ def pseudonymiser_for(store: Store) -> Pseudonymiser:
     """The deployment's pseudonymiser: its key from the environment, else the deployment's key
     file (``.pseudonym.key``, never inside the store), else — in memory — a throw-away key kept
     with the deployment, so that every pseudonym of one in-memory store agrees."""
-    path = store.deployment.file(".pseudonym.key")
-    if path is None:
+    if store.deployment.home is None:
         key = store.deployment.ephemeral("pseudonymiser", Pseudonymiser.from_environment_or_random)
         assert key is not None
         return key
-    return Pseudonymiser.from_key_file(path)
+    return Pseudonymiser.from_key_file(store.deployment)
 
 
 def ingest_file(store: Store, source: Source, path: Path, pseudonymiser: Pseudonymiser,

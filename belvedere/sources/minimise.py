@@ -21,10 +21,12 @@ import json
 import os
 import re
 import secrets
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from belvedere.errors import ConfigError
+
+if TYPE_CHECKING:
+    from belvedere.store.deployment import Deployment
 
 KEY_ENV = "BELVEDERE_PSEUDONYM_KEY"
 """Environment variable holding the pseudonymisation key (hex), overriding the key file."""
@@ -156,18 +158,20 @@ class Pseudonymiser:
         return f"psn-{digest[:16]}"
 
     @classmethod
-    def from_key_file(cls, path: Path) -> Pseudonymiser:
-        """Load the key from ``$BELVEDERE_PSEUDONYM_KEY`` or ``path``, creating the file
-        (mode 0600, 32 random bytes) the first time."""
+    def from_key_file(cls, deployment: Deployment) -> Pseudonymiser:
+        """Load the key from ``$BELVEDERE_PSEUDONYM_KEY`` or the deployment's
+        ``.pseudonym.key`` file, creating it (mode 0600, 32 random bytes) the first time."""
         given = cls._from_environment()
         if given is not None:
             return given
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-        return cls(bytes.fromhex(path.read_text().strip()))
+        secret = deployment.secret(".pseudonym.key")
+        if secret is None:
+            raise ConfigError("an in-memory deployment has no key file (use ephemeral())")
+        try:
+            return cls(bytes.fromhex(secret))
+        except ValueError as exc:
+            raise ConfigError(f"{deployment.file('.pseudonym.key')} must hold hex: {exc}"
+                              ) from exc
 
     @classmethod
     def from_environment_or_random(cls) -> Pseudonymiser:

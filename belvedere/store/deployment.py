@@ -28,8 +28,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +127,37 @@ class Deployment:
         """The deployment's own file ``<prefix><suffix>`` in :attr:`home` (``None`` in
         memory): ``.pseudonym.key``, ``.audit.key``, ``.live``…"""
         return None if self.home is None else self.home / f"{self.prefix}{suffix}"
+
+    def secret(self, suffix: str, *, create: bool = True) -> str | None:
+        """The hex secret kept in the deployment's file ``suffix`` (``.pseudonym.key``,
+        ``.audit.key``): 32 random bytes written the first time when ``create`` (else
+        ``None`` while there is no file); ``None`` in memory (see :meth:`ephemeral`).
+
+        Every process of a deployment must get the same key, and on a server deployment
+        several start at once (workers, the live bridge, a CLI ingest): the first file is
+        written whole under a private name and linked into place, which fails if another
+        process linked first — then its key is the one read. Nobody reads a half-written key.
+        """
+        path = self.file(suffix)
+        if path is None:
+            return None
+        if not path.exists():
+            if not create:
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+                    f.flush()
+                    os.fsync(f.fileno())
+                # Another process of the deployment may have linked first: its key holds.
+                with contextlib.suppress(FileExistsError):
+                    os.link(draft, path)
+            finally:
+                draft.unlink()
+        return path.read_text().strip()
 
     def ephemeral(self, name: str, make: Callable[[], T] | None) -> T | None:
         """A throw-away secret of an in-memory deployment, made once by ``make`` and kept as

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +12,7 @@ from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token, revoke_api_token
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 
 EVENT = {"kind": "concert", "title": "Concert au Dôme", "venue": "le_dome",
          "start": "2024-12-06T19:30:00+00:00", "end": "2024-12-06T22:00:00+00:00",
@@ -22,8 +21,8 @@ ADMIN = Actor("cli:test", "admin")
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    db = DuckDBStore(tmp_path / "access.duckdb")
+def client(store: Store) -> Iterator[TestClient]:
+    db = store
     add_user(db, "op", "operator-password", role="operator")
     with TestClient(create_app(db)) as c:
         yield c

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
@@ -13,15 +12,15 @@ from belvedere.api.main import create_app
 from belvedere.privacy import audit
 from belvedere.privacy.merkle import leaf_hash, verify_consistency, verify_inclusion
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 
 
 def _hexes(values: list[str]) -> list[bytes]:
     return [bytes.fromhex(v) for v in values]
 
 
-def test_the_head_is_public_and_a_proof_is_the_dpos_and_recorded(tmp_path: Path) -> None:
-    db = DuckDBStore(tmp_path / "audit.duckdb")
+def test_the_head_is_public_and_a_proof_is_the_dpos_and_recorded(store: Store) -> None:
+    db = store
     add_user(db, "dpo", "dpo-password-1", role="dpo")
     add_user(db, "ana", "analyst-password", role="analyst")
     for i in range(5):
@@ -64,8 +63,8 @@ def test_the_head_is_public_and_a_proof_is_the_dpos_and_recorded(tmp_path: Path)
     db.close()
 
 
-def test_a_requests_justification_is_recorded_redacted_with_its_lines(tmp_path: Path) -> None:
-    db = DuckDBStore(tmp_path / "why.duckdb")
+def test_a_requests_justification_is_recorded_redacted_with_its_lines(store: Store) -> None:
+    db = store
     add_user(db, "ana", "analyst-password", role="analyst")
     with TestClient(create_app(db)) as client:
         client.post("/api/v1/auth/login", data={"username": "ana",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -12,8 +11,7 @@ from belvedere.grid.places import VENUES
 from belvedere.grid.records import PlannedEvent, to_table
 from belvedere.privacy.audit import pseudonym
 from belvedere.privacy.users import add_user
-from belvedere.store.base import BatchInput, empty_quarantine
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import BatchInput, Store, empty_quarantine
 
 EVENING = datetime(2024, 9, 14, 19, tzinfo=UTC)
 
@@ -26,8 +24,8 @@ def event(event_id: str, venue: str, start: datetime, kind: str = "concert") -> 
                         zone=None)
 
 
-def test_conflicts_of_the_evening_are_listed_for_a_logged_in_user(tmp_path: Path) -> None:
-    db = DuckDBStore(tmp_path / "e.duckdb")
+def test_conflicts_of_the_evening_are_listed_for_a_logged_in_user(store: Store) -> None:
+    db = store
     rows = [event("port", "vieux_port", EVENING), event("cane", "canebiere", EVENING),
             event("later", "plages_prado", EVENING + timedelta(days=3))]
     db.append_batch(BatchInput(source="events", file=None,
@@ -50,7 +48,7 @@ def test_conflicts_of_the_evening_are_listed_for_a_logged_in_user(tmp_path: Path
 
 
 def test_anticipation_gives_cells_to_operators_and_thresholded_zones_to_analysts(
-        city_store: DuckDBStore) -> None:
+        city_store: Store) -> None:
     match = next(r for r in city_store.planned_events(
         datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)).to_pylist()
         if r["kind"] == "match_football")
@@ -81,8 +79,8 @@ def test_anticipation_gives_cells_to_operators_and_thresholded_zones_to_analysts
     assert any(r["suppressed"] for r in analyst["rows"])
 
 
-def test_an_operator_enters_a_planned_event_once_and_the_public_may_not(tmp_path: Path) -> None:
-    db = DuckDBStore(tmp_path / "c.duckdb")
+def test_an_operator_enters_a_planned_event_once_and_the_public_may_not(store: Store) -> None:
+    db = store
     add_user(db, "op-new", "operator-pass-2", role="operator")
     add_user(db, "citizen", "public-pass-22", role="public")
     body = {"kind": "concert", "title": "Concert au Dôme", "venue": "le_dome",
@@ -115,7 +113,7 @@ def test_an_operator_enters_a_planned_event_once_and_the_public_may_not(tmp_path
     db.close()
 
 
-def test_briefings_are_pdfs_rendered_per_request_and_audited(city_store: DuckDBStore) -> None:
+def test_briefings_are_pdfs_rendered_per_request_and_audited(city_store: Store) -> None:
     match = next(r for r in city_store.planned_events(
         datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)).to_pylist()
         if r["kind"] == "match_football")

@@ -25,8 +25,9 @@ from belvedere.privacy.dp import SeededSampler, use_sampler
 from belvedere.privacy.purposes import registry
 from belvedere.privacy.release import Actor
 from belvedere.privacy.users import add_user, open_session
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.factory import open_store
 from tests.api.test_route_rules import APP, PUBLIC, ROLES, route_contexts, rule_of
+from tests.backends import discard_store, new_store_url
 from tests.privacy.populate import START, populate
 
 NO_PURPOSE = {
@@ -89,11 +90,13 @@ def test_each_admitted_role_gets_a_purpose_allowing_the_routes_outputs(
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    db = DuckDBStore(tmp_path_factory.mktemp("purposes") / "p.duckdb")
+    url = new_store_url(tmp_path_factory.mktemp("purposes"), "p")
+    db = open_store(url)
     populate(db)
     with TestClient(create_app(db)) as c, use_sampler(SeededSampler(3)):
         yield c
     db.close()
+    discard_store(url)
 
 
 @pytest.fixture(scope="module")

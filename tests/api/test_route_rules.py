@@ -28,7 +28,8 @@ from belvedere.privacy.policy import POLICIES
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token
 from belvedere.privacy.users import add_user, open_session
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.factory import open_store
+from tests.backends import discard_store, new_store_url
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ROLES = tuple(POLICIES)
@@ -69,7 +70,7 @@ def framework_paths(app: FastAPI) -> set[str]:
 
 
 def _app() -> FastAPI:
-    db = DuckDBStore(":memory:")
+    db = open_store(":memory:")
     app = create_app(db)
     db.close()
     return app
@@ -96,11 +97,13 @@ def url_of(route: Any) -> str:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    db = DuckDBStore(tmp_path_factory.mktemp("rules") / "rules.duckdb")
+    url = new_store_url(tmp_path_factory.mktemp("rules"), "rules")
+    db = open_store(url)
     app = create_app(db)
     with TestClient(app) as c:
         yield c
     db.close()
+    discard_store(url)
 
 
 @pytest.fixture(scope="module")

@@ -17,27 +17,30 @@ from belvedere.cli import app as cli_app
 from belvedere.grid.zones import arrondissements
 from belvedere.privacy.policy import DEFAULT_K
 from belvedere.privacy.users import add_user
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
 from tests import rawsql
+from tests.backends import discard_store, new_store_url
 from tests.privacy.populate import DAYS, START, populate
 
 ZONE_IDS = [z.zone_id for z in arrondissements()]
 
 
 @pytest.fixture(scope="module")
-def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("api") / "api.duckdb"
-    db = DuckDBStore(path)
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = new_store_url(tmp_path_factory.mktemp("api"), "api")
+    db = open_store(url)
     populate(db)
     add_user(db, "ana", "analyst-password", role="analyst")
     add_user(db, "op", "operator-password", role="operator")
     db.close()
-    return path
+    yield url
+    discard_store(url)
 
 
 @pytest.fixture(scope="module")
-def client(db_path: Path) -> Iterator[TestClient]:
-    db = DuckDBStore(db_path)
+def client(db_url: str) -> Iterator[TestClient]:
+    db = open_store(db_url)
     with TestClient(create_app(db)) as c:
         yield c
     db.close()
@@ -141,8 +144,8 @@ def test_an_analyst_never_receives_a_count_below_k(
 
 
 def test_each_answered_request_leaves_one_audit_line_shown_by_audit_tail(
-        db_path: Path, tmp_path: Path) -> None:
-    db = DuckDBStore(db_path)
+        db_url: str, tmp_path: Path) -> None:
+    db = open_store(db_url)
     with TestClient(create_app(db)) as client:
         headers = login(client, "ana", "analyst-password")
         before = len(db.audit_rows())
@@ -156,7 +159,7 @@ def test_each_answered_request_leaves_one_audit_line_shown_by_audit_tail(
         after = db.audit_rows()
     db.close()
     assert len(after) == before + 3
-    result = CliRunner().invoke(cli_app, ["audit", "tail", "-n", "3", "--store", str(db_path)],
+    result = CliRunner().invoke(cli_app, ["audit", "tail", "-n", "3", "--store", db_url],
                                 env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     for row in after[-3:]:
@@ -165,7 +168,7 @@ def test_each_answered_request_leaves_one_audit_line_shown_by_audit_tail(
 
 
 def test_zone_drill_down_fills_quiet_hours_and_averages_the_same_hour_of_past_weeks(
-        city_store: DuckDBStore) -> None:
+        city_store: Store) -> None:
     from belvedere.privacy.users import add_user
 
     add_user(city_store, "drill-op", "drill-operator-pw", role="operator")

@@ -28,7 +28,7 @@ from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
 from belvedere.live.service import LiveService
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 from tests.conftest import IN_CI
 from tests.sources.test_transit import write_gtfs
 
@@ -65,7 +65,7 @@ def reference(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def live(store: DuckDBStore, reference: Path, tmp_path: Path) -> LiveService:
+def live(store: Store, reference: Path, tmp_path: Path) -> LiveService:
     """A live service (hub + ingestor) over the test's store, staging under ``tmp_path``."""
     ingestor = LiveIngestor(store, LiveHub(), staging=tmp_path / "live", reference=reference,
                             pseudonymiser=KEY)
@@ -176,7 +176,7 @@ class Server:
 
 
 @pytest.fixture
-def server(store: DuckDBStore, live: LiveService) -> Iterator[Server]:
+def server(store: Store, live: LiveService) -> Iterator[Server]:
     """``create_app`` with the ``live`` service, served by uvicorn in a thread, with one user
     per role that the live routes name (machine included, as the push clients of today)."""
     import uvicorn

@@ -8,11 +8,11 @@ from pathlib import Path
 from belvedere.live.collection import LIVE_ACTOR, CollectionLog
 from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 from tests.live.conftest import KEY, cctv_event
 
 
-def test_batches_are_summed_per_feed_and_written_every_period(store: DuckDBStore,
+def test_batches_are_summed_per_feed_and_written_every_period(store: Store,
                                                               reference: Path,
                                                               tmp_path: Path) -> None:
     now = [0.0]

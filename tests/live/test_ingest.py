@@ -4,6 +4,7 @@ item accounted for, nothing stored twice, and only new records reach the live wi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from belvedere.live.ingest import LiveIngestor, LiveResult
 from belvedere.live.service import LiveService
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from tests import rawsql
 from tests.live.conftest import KEY, cctv_event
 from tests.sources.feeds import POLICE_HEADER, police_row, write_police_log
 from tests.sources.test_gtfs_rt import NOW, alert, vehicle
@@ -34,17 +36,18 @@ def accounted(result: LiveResult) -> bool:
                            + result.filtered)
 
 
-def records(store: DuckDBStore, kind: str = "incidents") -> list[dict[str, Any]]:
-    table = store._arrow(f"SELECT * EXCLUDE (batch_id) FROM {kind} ORDER BY source_id")
-    return table.to_pylist()
+def records(store: Store, kind: str = "incidents") -> list[dict[str, Any]]:
+    """The stored records of ``kind`` in id order, without the batch they came in."""
+    table = rawsql.arrow(store, f"SELECT * FROM {kind} ORDER BY source_id")
+    return table.drop_columns(["batch_id"]).to_pylist()
 
 
 def test_live_police_entries_become_exactly_the_records_batch_ingestion_makes(
-        tmp_path: Path, live: LiveService) -> None:
+        tmp_path: Path, live: LiveService, new_store: Callable[[str], Store]) -> None:
     rows = [police_row("MC-1"), police_row("MC-2", nature="RIXE", when="30/03/2024 23:10"),
             police_row("MC-3", lat=""), police_row("MC-4", when="31/03/2024 02:30"),
             police_row("MC-5", lat="44,5")]
-    batch = DuckDBStore(tmp_path / "batch.duckdb")
+    batch = new_store("batch")
     report = IngestReport()
     ingest_file(batch, IncidentLog.packaged("marseille_police_log"),
                 write_police_log(tmp_path / "export", rows), KEY, report)
@@ -54,13 +57,12 @@ def test_live_police_entries_become_exactly_the_records_batch_ingestion_makes(
     assert records(live.store) == records(batch)
     assert result.stored == 2 and result.quarantined == 3 and accounted(result)
 
-    def verdicts(store: DuckDBStore) -> list[tuple[str, str, str]]:
+    def verdicts(store: Store) -> list[tuple[str, str, str]]:
         return sorted((r["rule"], r["reason"], r["raw"]) for r in store.quarantined().to_pylist())
 
     assert verdicts(live.store) == verdicts(batch)
     text = json.dumps(records(live.store), default=str) + json.dumps(verdicts(live.store))
     assert "Dupont" not in text and "06 12 34 56 78" not in text and "rue de Rome" not in text
-    batch.close()
 
 
 def test_bad_messages_are_quarantined_with_their_reason_and_nothing_of_a_red_line_is_kept(
@@ -123,7 +125,7 @@ def test_an_item_that_makes_the_connector_refuse_the_file_does_not_sink_its_neig
 
 
 def test_without_its_camera_list_every_cctv_message_is_quarantined_saying_so(
-        store: DuckDBStore, tmp_path: Path) -> None:
+        store: Store, tmp_path: Path) -> None:
     ingestor = LiveIngestor(store, LiveHub(), staging=tmp_path / "live",
                             reference=tmp_path / "nowhere", pseudonymiser=KEY)
     result = ingestor.ingest("cctv", [json.dumps(cctv_event(f"ev-{i}")).encode()

@@ -16,7 +16,9 @@ from belvedere.live.hub import LiveHub
 from belvedere.live.ingest import LiveIngestor
 from belvedere.live.mqtt import MqttBridge
 from belvedere.live.service import LiveService
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
+from tests import rawsql
 from tests.live.conftest import BROKER_URL, Publisher, Topics, cctv_event, wait_for
 
 BELVEDERE = Path(sys.executable).parent / "belvedere"
@@ -32,12 +34,11 @@ def bridge(live: LiveService, broker: Topics) -> MqttBridge:
                       prefix=broker.prefix, batch_wait=0.02)
 
 
-def stored_once(store: DuckDBStore, prefix: str, n: int) -> bool:
+def stored_once(store: Store, prefix: str, n: int) -> bool:
     """Exactly the ``n`` events ``prefix-0…`` are stored, each once."""
-    rows = store._arrow("SELECT source_id, count(*) AS c FROM measurements GROUP BY source_id"
-                        ).to_pylist()
-    return sorted(r["source_id"] for r in rows) == sorted(f"{prefix}-{i}" for i in range(n)) \
-        and all(r["c"] == 1 for r in rows)
+    rows = rawsql.query(store, "SELECT source_id, count(*) FROM measurements GROUP BY source_id")
+    return sorted(r[0] for r in rows) == sorted(f"{prefix}-{i}" for i in range(n)) \
+        and all(r[1] == 1 for r in rows)
 
 
 def test_messages_published_to_the_broker_are_stored_and_bad_ones_quarantined(
@@ -82,14 +83,14 @@ def test_restarting_the_bridge_mid_stream_loses_and_doubles_nothing(
 
 
 def test_a_bridge_killed_before_acknowledging_loses_and_doubles_nothing(
-        store: DuckDBStore, reference: Path, tmp_path: Path, broker: Topics,
+        store: Store, reference: Path, tmp_path: Path, broker: Topics,
         publisher: Publisher) -> None:
-    path = Path(store.deployment.path)
+    url = store.deployment.url
     store.close()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "BELVEDERE_MQTT_CLIENT_ID": broker.client_id,
            "BELVEDERE_MQTT_PREFIX": broker.prefix, "BELVEDERE_LIVE_REFERENCE": str(reference),
            "BELVEDERE_LIVE_DIR": str(tmp_path / "live"), "BELVEDERE_LIVE_BATCH_MS": "100"}
-    process = subprocess.Popen([str(BELVEDERE), "live", "--store", str(path), "--mqtt",
+    process = subprocess.Popen([str(BELVEDERE), "live", "--store", url, "--mqtt",
                                 BROKER_URL], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
@@ -106,7 +107,7 @@ def test_a_bridge_killed_before_acknowledging_loses_and_doubles_nothing(
         process.wait(timeout=10)
     sending.join()
 
-    db = DuckDBStore(path)
+    db = open_store(url)
     held = db.count("measurements")
     assert 0 < held < 800, f"the kill came too late or too early to test anything ({held})"
     restarted = MqttBridge(LiveIngestor(db, LiveHub(), staging=tmp_path / "live",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +18,9 @@ from belvedere.live.watch import DETECTOR, AlertWatch
 from belvedere.privacy.audit import pseudonym
 from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
+from tests.backends import copy_store, discard_store, new_store_url
 from tests.live.conftest import wait_for
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -34,25 +37,24 @@ def _entry(i: int, at: datetime) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def recent_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Five weeks of the simulated city, ending today: the live detector's history."""
+def recent_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a store holding five weeks of the simulated city, ending today: the live
+    detector's history."""
     root = tmp_path_factory.mktemp("watch")
     today = datetime.now(PARIS).date()
     simulate_city(root / "city", days=35, seed=5, start=today - timedelta(days=35))
-    store = DuckDBStore(root / "recent.duckdb")
+    url = new_store_url(root, "recent")
+    store = open_store(url)
     ingest_folder(store, root / "city")
     store.close()
-    return root / "recent.duckdb"
+    yield url
+    discard_store(url)
 
 
-def test_a_burst_committed_live_opens_one_logged_alert(recent_city: Path,
+def test_a_burst_committed_live_opens_one_logged_alert(recent_city: str,
                                                        tmp_path: Path) -> None:
-    copy = tmp_path / "w.duckdb"
-    copy.write_bytes(recent_city.read_bytes())
-    key = Path(f"{recent_city}.pseudonym.key")
-    if key.exists():
-        Path(f"{copy}.pseudonym.key").write_bytes(key.read_bytes())
-    store = DuckDBStore(copy)
+    copy = copy_store(recent_city, tmp_path)
+    store = open_store(copy)
     hub = LiveHub()
     service = LiveService(store, LiveIngestor(store, hub, staging=tmp_path / "staging"))
     try:
@@ -78,12 +80,19 @@ def test_a_burst_committed_live_opens_one_logged_alert(recent_city: Path,
     finally:
         service.stop()
         store.close()
+        discard_store(copy)
 
 
-def test_no_recent_week_of_data_is_a_clear_error(store: DuckDBStore,
-                                                 city_store: DuckDBStore) -> None:
+def test_no_recent_week_of_data_is_a_clear_error(store: Store, city_store: Store,
+                                                 tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no data"):
         AlertWatch(store, LiveHub()).fit()
+    # A service whose watch could not start still stops cleanly (serve's shutdown).
+    service = LiveService(store, LiveIngestor(store, LiveHub(), staging=tmp_path / "staging"))
+    with pytest.raises(ConfigError, match="no data"):
+        service.watch_alerts()
+    service.stop()
+    assert service.watch is None and service.ingestor.committed == []
     # Two weeks of 2024 do not teach today's expected levels.
     with pytest.raises(ConfigError, match="a week of data before now"):
         AlertWatch(city_store, LiveHub()).fit()

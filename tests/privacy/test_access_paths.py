@@ -12,7 +12,8 @@ A scan of the code's syntax trees:
    function that does), unless listed in :data:`PRIVACY_EXCEPTIONS` with its reason.
 
 The import-linter contract already keeps ``store`` implementations, DuckDB and Ibis out of the
-human-facing layers; this scan closes the gap of a store object passed in as a parameter.
+human-facing layers; this scan closes the gap of a store object passed in as a parameter, or
+opened by URL whatever the backend (``open_store(...)``, ``with opened(...) as db``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ import belvedere
 
 PACKAGE = Path(belvedere.__file__).parent
 HUMAN = ("belvedere.api", "belvedere.web", "belvedere.briefings", "belvedere.cli")
-STORE_TYPES = re.compile(r"\b(Store|StoreDep|DuckDBStore)\b")
+STORE_TYPES = re.compile(r"\b(Store|StoreDep|DuckDBStore|PostgresStore)\b")
+BACKEND_CLASSES = frozenset({"DuckDBStore", "PostgresStore"})
+"""The backends' classes: a call of one is a store (only ``belvedere/store/`` makes them)."""
+CONTEXTS = frozenset({"Iterator", "Generator", "AsyncIterator", "AsyncGenerator",
+                      "ContextManager", "AbstractContextManager"})
+"""Return annotations of a context manager (``@contextmanager``) whose ``with`` gives what
+they wrap."""
 LOGGING_POINT = "belvedere.privacy.audit.record"
 
 DATA_READS = frozenset({
@@ -96,36 +103,53 @@ class Module:
         return ast.unparse(func)
 
     def store_names(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-        """Names bound to a store in ``fn``: annotated parameters, ``DuckDBStore(...)``, and
-        the store element of a local function's returned tuple."""
+        """Names bound to a store in ``fn``: annotated parameters, and what a function
+        returning a store gives (``db = open_store(...)``, ``with opened(...) as db``, a
+        backend's class, the store element of a returned tuple)."""
         args = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
         names = {a.arg for a in args
                  if a.annotation is not None and STORE_TYPES.search(ast.unparse(a.annotation))}
+        bound: list[tuple[ast.expr, ast.Call, bool]] = []  # (target, call, entered by with)
         for node in ast.walk(fn):
-            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
-                continue
-            for target in node.targets:
-                if isinstance(target, ast.Name) and self._returns_store(node.value.func, None):
-                    names.add(target.id)
-                elif isinstance(target, ast.Tuple):
-                    for i, element in enumerate(target.elts):
-                        if isinstance(element, ast.Name) and self._returns_store(
-                                node.value.func, i):
-                            names.add(element.id)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                bound.extend((target, node.value, False) for target in node.targets)
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                bound.extend((item.optional_vars, item.context_expr, True) for item in node.items
+                             if item.optional_vars is not None
+                             and isinstance(item.context_expr, ast.Call))
+        for target, call, entered in bound:
+            if isinstance(target, ast.Name) and self._returns_store(call.func, None, entered):
+                names.add(target.id)
+            elif isinstance(target, ast.Tuple):
+                for i, element in enumerate(target.elts):
+                    if isinstance(element, ast.Name) and self._returns_store(call.func, i,
+                                                                             entered):
+                        names.add(element.id)
         return names
 
-    def _returns_store(self, func: ast.expr, index: int | None) -> bool:
-        if isinstance(func, ast.Name) and func.id == "DuckDBStore":
-            return index is None
+    def _returns_store(self, func: ast.expr, index: int | None, entered: bool) -> bool:
+        """Whether calling ``func`` gives a store (element ``index`` of a tuple; ``entered``:
+        what ``with`` gives) — a backend's class, or a function of this module or of the
+        package annotated so."""
+        if isinstance(func, ast.Name) and func.id in BACKEND_CLASSES:
+            return index is None and not entered
         local = self.functions.get(func.id) if isinstance(func, ast.Name) else None
+        if local is None:
+            local = _package_functions().get(self.resolve(func))
         if local is None or local.returns is None:
             return False
         returns = local.returns
-        if index is not None and isinstance(returns, ast.Subscript) and isinstance(
-                returns.slice, ast.Tuple):
+        if entered:  # a @contextmanager's Iterator[X] (or a ContextManager[X]) gives X
+            if not (isinstance(returns, ast.Subscript)
+                    and ast.unparse(returns.value).rsplit(".", 1)[-1] in CONTEXTS):
+                return False
+            returns = (returns.slice.elts[0] if isinstance(returns.slice, ast.Tuple)
+                       else returns.slice)
+        if index is not None:
+            if not (isinstance(returns, ast.Subscript) and isinstance(returns.slice, ast.Tuple)
+                    and index < len(returns.slice.elts)):
+                return False
             returns = returns.slice.elts[index]
-        elif index is not None:
-            return False
         return bool(STORE_TYPES.fullmatch(ast.unparse(returns)))
 
 
@@ -150,6 +174,13 @@ def _unwrapped(m: Module, call: ast.Call) -> ast.Call:
         return ast.Call(func=call.args[0], args=call.args[1:], keywords=call.keywords,
                         lineno=call.lineno, col_offset=call.col_offset)
     return call
+
+
+@functools.cache
+def _package_functions() -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every function of the package by qualified name (to see which return a store)."""
+    return {f"{m.name}.{name}": fn for m in _package_modules(("belvedere",))
+            for name, fn in m.functions.items()}
 
 
 @functools.cache
@@ -244,6 +275,10 @@ def test_every_data_access_in_the_human_facing_layers_is_recorded() -> None:
     human = _package_modules(HUMAN)
     assert {m.name for m in human} >= {"belvedere.cli", "belvedere.api.routes.situation",
                                        "belvedere.briefings.event_brief"}
+    # The stores the CLI opens by URL (``with opened(...) as db``) are seen, whatever backend.
+    seen = {f"{m.name}.{n}" for m in human for n, fn in m.functions.items() if m.store_names(fn)}
+    assert {"belvedere.cli.feeds.ingest", "belvedere.cli.access_log.audit_verify",
+            "belvedere.cli.picture.situation"} <= seen
     violations = [v for m in human for v in human_violations(m, auditing)]
     assert violations == [], "\n".join(violations)
 
@@ -262,8 +297,10 @@ def test_every_read_inside_the_privacy_layer_is_recorded() -> None:
 
 
 SAMPLE = '''
+from belvedere.cli.context import opened
 from belvedere.models.data import load_event_data
 from belvedere.privacy.release import record_release, release
+from belvedere.store.factory import open_store
 from starlette.concurrency import run_in_threadpool
 
 def direct(store: Store, q):
@@ -288,15 +325,19 @@ async def in_a_thread(store: Store, actor):
 async def in_a_thread_unrecorded(store: Store):
     return await run_in_threadpool(load_event_data, store)
 
-def _helper(db: DuckDBStore):
+def _helper(db: Store):
     return load_event_data(db)
 
 def command(actor):
-    db = DuckDBStore("x.duckdb")
+    db = open_store("x.duckdb")
     data = _helper(db)
     record_release(db, actor, "analysis", what={"resource": "forecast"}, rows=1)
     db.close()
     return data
+
+def command_unrecorded(url):
+    with opened(url) as db:
+        return db.incident_points()
 '''
 
 
@@ -304,13 +345,18 @@ def test_the_scan_finds_a_direct_read_and_an_unrecorded_model_path() -> None:
     auditing = auditing_functions(_package_modules(("belvedere.privacy",)))
     found = human_violations(Module.parse("belvedere.api.routes.sample", SAMPLE), auditing)
     assert [v.split(" ")[0] for v in found] == [
-        "belvedere.api.routes.sample.direct", "belvedere.api.routes.sample.model_unrecorded",
+        "belvedere.api.routes.sample.direct",
+        "belvedere.api.routes.sample.command_unrecorded",
+        "belvedere.api.routes.sample.model_unrecorded",
         "belvedere.api.routes.sample.in_a_thread_unrecorded"]
-    assert "store.situation()" in found[0] and "load_event_data" in found[1]
+    assert "store.situation()" in found[0] and "store.incident_points()" in found[1]
+    assert "load_event_data" in found[2]
     # In the privacy layer, a read with no record is caught too.
     privacy = Module.parse("belvedere.privacy.sample", SAMPLE)
     assert privacy_violations([privacy], auditing_functions([privacy])) == [
-        "belvedere.privacy.sample.direct (line 7) reads store.situation and records nothing"]
+        "belvedere.privacy.sample.direct (line 9) reads store.situation and records nothing",
+        "belvedere.privacy.sample.command_unrecorded (line 42) reads store.incident_points and "
+        "records nothing"]
 
 
 def test_every_recorded_action_is_one_of_the_directives_operations() -> None:

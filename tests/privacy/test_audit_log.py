@@ -21,25 +21,27 @@ from belvedere.privacy import audit
 from belvedere.privacy.access_log import consistency, inclusion, published_head, read_lines
 from belvedere.privacy.merkle import leaf_hash, verify_consistency, verify_inclusion
 from belvedere.privacy.release import Actor
-from belvedere.store.base import AuditHead
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import AuditHead, Store
+from belvedere.store.factory import open_store
+from tests import rawsql
+from tests.backends import discard_store, new_store_url
 
 DPO = Actor("dpo-anne", "dpo")
 
 
-def _fill(store: DuckDBStore, n: int, *, start: int = 0) -> None:
+def _fill(store: Store, n: int, *, start: int = 0) -> None:
     for i in range(start, start + n):
         audit.record(store, actor=f"user-{i % 3}", role="analyst", purpose="analysis",
                      action="consultation", what={"resource": "situation", "i": i},
                      rows_released=i)
 
 
-def _problems(store: DuckDBStore) -> list[tuple[int | None, str]]:
+def _problems(store: Store) -> list[tuple[int | None, str]]:
     return [(p.seq, p.kind) for p in audit.verify(store).problems]
 
 
 def test_lines_name_a_pseudonym_keep_the_role_and_the_justification(
-        store: DuckDBStore) -> None:
+        store: Store, tmp_path: Path) -> None:
     row = audit.record(store, actor="marie.durand", role="operator",
                        purpose="situation_monitoring", action="consultation",
                        what={"resource": "situation"}, rows_released=12,
@@ -49,22 +51,27 @@ def test_lines_name_a_pseudonym_keep_the_role_and_the_justification(
     assert row.actor == audit.pseudonym(store, "marie.durand") != "marie.durand"
     assert row.actor.startswith("psn-") and "marie" not in json.dumps(row.what)
     assert (row.role, row.justification) == ("operator", "rixe signalée cours Belsunce")
-    # The pseudonym is the store's keyed HMAC (key beside the store, not in it): same name,
-    # same pseudonym; another store's key gives another.
+    # The pseudonym is the store's keyed HMAC (key in a file of the deployment's — beside a
+    # DuckDB file — not in the store): same name, same pseudonym; another store's key gives
+    # another.
     assert audit.pseudonym(store, "marie.durand") == row.actor
-    other = DuckDBStore(Path(store.deployment.path).with_name("other.duckdb"))
-    assert audit.pseudonym(other, "marie.durand") != row.actor
-    other.close()
+    other_url = new_store_url(tmp_path, "other")
+    other = open_store(other_url)
+    try:
+        assert audit.pseudonym(other, "marie.durand") != row.actor
+    finally:
+        other.close()
+        discard_store(other_url)
     # Only the Directive's operations (and account administration) are recorded.
     with pytest.raises(ConfigError, match="unknown access-log action 'peek'"):
         audit.record(store, actor="x", role="dpo", purpose="dpo_review", action="peek",
                      what={}, rows_released=0)
     # The justification is covered by the hash.
-    store._con.execute("UPDATE audit_log SET justification = 'contrôle de routine'")
+    rawsql.execute(store, "UPDATE audit_log SET justification = ?", ["contrôle de routine"])
     assert _problems(store) == [(1, "hash mismatch")]
 
 
-def test_an_intact_log_verifies_with_its_signed_heads(store: DuckDBStore) -> None:
+def test_an_intact_log_verifies_with_its_signed_heads(store: Store) -> None:
     _fill(store, 5)
     first = audit.sign_head(store)
     _fill(store, 6, start=5)
@@ -75,30 +82,31 @@ def test_an_intact_log_verifies_with_its_signed_heads(store: DuckDBStore) -> Non
     assert [h.size for h in store.audit_heads()] == [5, 11]
 
 
-def test_an_edited_past_line_is_named(store: DuckDBStore) -> None:
+def test_an_edited_past_line_is_named(store: Store) -> None:
     _fill(store, 8)
     audit.sign_head(store)
-    store._con.execute("UPDATE audit_log SET what = '{\"resource\": \"nothing\"}' WHERE seq = 5")
+    rawsql.execute(store, "UPDATE audit_log SET what = ? WHERE seq = ?",
+                   ['{"resource": "nothing"}', 5])
     result = audit.verify(store)
     assert not result.ok and result.first_bad == 5
     # The line breaks its hash, and the signed head no longer matches the first 8 lines.
     assert _problems(store) == [(5, "hash mismatch"), (None, "head mismatch")]
 
 
-def test_a_deleted_line_is_named_as_a_gap(store: DuckDBStore) -> None:
+def test_a_deleted_line_is_named_as_a_gap(store: Store) -> None:
     _fill(store, 8)
-    store._con.execute("DELETE FROM audit_log WHERE seq = 4")
+    rawsql.execute(store, "DELETE FROM audit_log WHERE seq = ?", [4])
     result = audit.verify(store)
     assert result.first_bad == 4
     assert result.problems[0].kind == "missing lines"
     assert "line #4 was deleted" in str(result.problems[0])
 
 
-def test_cutting_the_tail_after_a_signed_head_is_found(store: DuckDBStore) -> None:
+def test_cutting_the_tail_after_a_signed_head_is_found(store: Store) -> None:
     _fill(store, 9)
     audit.sign_head(store)
     # The chain of the 6 lines left is intact: only the signed head shows the cut.
-    store._con.execute("DELETE FROM audit_log WHERE seq > 6")
+    rawsql.execute(store, "DELETE FROM audit_log WHERE seq > ?", [6])
     result = audit.verify(store)
     assert _problems(store) == [(7, "truncated")] and result.first_bad == 7
     assert "lines #7–#9 were deleted" in str(result.problems[0])
@@ -107,13 +115,13 @@ def test_cutting_the_tail_after_a_signed_head_is_found(store: DuckDBStore) -> No
         audit.sign_head(store)
 
 
-def test_a_rewritten_chain_still_breaks_the_signed_head(store: DuckDBStore) -> None:
+def test_a_rewritten_chain_still_breaks_the_signed_head(store: Store) -> None:
     """Someone with write access edits line 3 and recomputes every hash after it: the chain
     is whole again, but the head signed before holds the old tree."""
     _fill(store, 6)
     audit.sign_head(store)
     rows = store.audit_rows()
-    store._con.execute("DELETE FROM audit_log")
+    rawsql.execute(store, "DELETE FROM audit_log")
     prev = audit.GENESIS
     for row in rows:
         if row.seq == 3:
@@ -128,7 +136,7 @@ def test_a_rewritten_chain_still_breaks_the_signed_head(store: DuckDBStore) -> N
     assert "a line among #1–#6 was altered" in str(audit.verify(store).problems[0])
 
 
-def test_a_head_signed_by_another_key_is_refused(store: DuckDBStore) -> None:
+def test_a_head_signed_by_another_key_is_refused(store: Store) -> None:
     _fill(store, 3)
     rogue = Ed25519PrivateKey.generate()
     root = audit.MerkleTree(audit.leaves(store.audit_rows())).root()
@@ -146,7 +154,7 @@ def test_a_head_signed_by_another_key_is_refused(store: DuckDBStore) -> None:
     assert "verify with key" in str(audit.verify(store).problems[0])
 
 
-def test_heads_are_signed_every_n_lines(store: DuckDBStore,
+def test_heads_are_signed_every_n_lines(store: Store,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BELVEDERE_AUDIT_SIGN_EVERY", "4")
     _fill(store, 9)
@@ -154,17 +162,18 @@ def test_heads_are_signed_every_n_lines(store: DuckDBStore,
     assert audit.verify(store).ok
 
 
-def test_the_signing_key_is_a_0600_file_beside_the_store_or_a_setting(
-        store: DuckDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_signing_key_is_a_0600_file_of_the_deployment_or_a_setting(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     _fill(store, 2)
     assert audit.signing_key(store, create=False) is None  # none until the first head
     head = audit.sign_head(store)
-    path = Path(f"{store.deployment.path}.audit.key")
+    path = store.deployment.file(".audit.key")
+    assert path is not None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     seed = path.read_text().strip()
     # The store's own tables never hold it.
     for table in ("audit_log", "audit_heads"):
-        dump = json.dumps(store._con.execute(f"SELECT * FROM {table}").fetchall(), default=str)
+        dump = json.dumps(rawsql.query(store, f"SELECT * FROM {table}"), default=str)
         assert seed not in dump
     # The setting overrides the file: heads signed with another key no longer verify.
     monkeypatch.setenv("BELVEDERE_AUDIT_KEY", "11" * 32)
@@ -175,7 +184,7 @@ def test_the_signing_key_is_a_0600_file_beside_the_store_or_a_setting(
 
 
 def test_an_outsider_checks_a_line_and_two_heads_with_the_public_key_alone(
-        store: DuckDBStore) -> None:
+        store: Store) -> None:
     _fill(store, 6)
     audit.sign_head(store)
     old = published_head(store)
@@ -205,7 +214,7 @@ def test_an_outsider_checks_a_line_and_two_heads_with_the_public_key_alone(
 
 
 def test_reading_the_log_is_itself_recorded_under_the_searched_pseudonym(
-        store: DuckDBStore) -> None:
+        store: Store) -> None:
     _fill(store, 6)
     mine = read_lines(store, DPO, of="user-1")
     assert [r.seq for r in mine] == [2, 5]

@@ -1,9 +1,16 @@
-"""Secrets: the pseudonymisation key never enters the store; prod refuses default secrets."""
+"""Secrets: the pseudonymisation key never enters the store; prod refuses default secrets.
+
+Every test runs on both backends (``BELVEDERE_TEST_BACKEND``), but for one that reads the bytes
+of the DuckDB file itself (whether the key is anywhere in the file, free space and old pages
+included — a PostgreSQL server's data files are not the tests' to read): it takes
+``city_store_path`` and skips on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,68 +31,106 @@ from belvedere.privacy.deployment import (
 )
 from belvedere.privacy.users import add_user
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.deployment import Deployment
+from belvedere.store.factory import open_store
+from tests import rawsql
+from tests.backends import discard_store, new_store_url
+
+TEXT_TYPES = {"VARCHAR", "JSON", "character varying", "text", "json", "jsonb"}
+BINARY_TYPES = {"BLOB", "bytea"}
+"""information_schema's names of text and binary columns, DuckDB's and PostgreSQL's."""
 
 
-def test_the_pseudonymisation_key_is_never_in_the_store(city_store: DuckDBStore) -> None:
-    key_hex = Path(f"{city_store.deployment.path}.pseudonym.key").read_text().strip()
+def _key_file(deployment: Deployment, suffix: str) -> Path:
+    path = deployment.file(suffix)
+    assert path is not None, "a deployment on disk has key files"
+    return path
+
+
+def test_the_pseudonymisation_key_is_never_in_the_store(city_store: Store) -> None:
+    key_hex = _key_file(city_store.deployment, ".pseudonym.key").read_text().strip()
     key = bytes.fromhex(key_hex)
     # The key was used: the field agents' ids are stored as its pseudonyms.
     pseudonym = Pseudonymiser(key)("agent-0039")
-    con = city_store._con.cursor()
-    assert con.execute("SELECT count(*) FROM incidents WHERE contains(attrs, ?)",
-                       [pseudonym]).fetchall()[0][0] > 0
-    columns = con.execute(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE data_type IN ('VARCHAR', 'BLOB')").fetchall()
+    assert rawsql.scalar(city_store, "SELECT count(*) FROM incidents WHERE attrs LIKE ?",
+                         [f"%{pseudonym}%"]) > 0
+    schema = "public" if city_store.deployment.kind == "postgresql" else "main"
+    tables = set(rawsql.tables(city_store))
+    columns = [(t, c, d) for t, c, d in rawsql.query(
+        city_store, "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ?", [schema])
+        if t in tables and d in TEXT_TYPES | BINARY_TYPES]
     assert len(columns) > 30
-    needles = [key_hex.lower(), key_hex.upper(), key_hex[:16].lower()]
+    needles = [key_hex.lower(), key_hex[:16].lower()]
     for table, column, data_type in columns:
-        text = f'lower(CAST("{column}" AS VARCHAR))' if data_type == "VARCHAR" else \
-            f'lower(hex("{column}"))'
-        for needle in needles:
-            found = con.execute(f'SELECT count(*) FROM "{table}" WHERE contains({text}, ?)',
-                                [needle.lower()]).fetchall()[0][0]
-            assert found == 0, f"{table}.{column} holds the pseudonymisation key"
-        if data_type == "BLOB":
-            found = con.execute(f'SELECT count(*) FROM "{table}" WHERE contains(hex("{column}"), '
-                                "?)", [key_hex.upper()]).fetchall()[0][0]
-            assert found == 0, f"{table}.{column} holds the key's bytes"
-    city_store.close()
-    raw = Path(city_store.deployment.path).read_bytes()
+        if data_type in TEXT_TYPES:
+            for needle in needles:
+                found = rawsql.scalar(
+                    city_store, f'SELECT count(*) FROM "{table}" '
+                    f'WHERE lower(CAST("{column}" AS VARCHAR)) LIKE ?', [f"%{needle}%"])
+                assert found == 0, f"{table}.{column} holds the pseudonymisation key"
+        else:
+            for (value,) in rawsql.query(
+                    city_store, f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'):
+                raw = bytes(value)
+                assert key not in raw, f"{table}.{column} holds the key's bytes"
+                assert not any(n in raw.hex() for n in needles), \
+                    f"{table}.{column} holds the pseudonymisation key"
+
+
+def test_the_pseudonymisation_key_is_nowhere_in_the_duckdb_file(city_store_path: Path) -> None:
+    """DuckDB only: the file's bytes (free space and old pages too), and its key file beside it."""
+    key_hex = Path(f"{city_store_path}.pseudonym.key").read_text().strip()
+    key = bytes.fromhex(key_hex)
+    raw = city_store_path.read_bytes()
     assert key not in raw and key_hex.encode() not in raw.lower()
 
 
-def _exposed_store(tmp_path: Path, *, demo_logins: bool = True) -> DuckDBStore:
-    """A store with every default prod refuses: demo logins, a key file and a store that
-    other users can read."""
-    db = DuckDBStore(tmp_path / "prod.duckdb")
+@pytest.fixture
+def prod_url(tmp_path: Path) -> Iterator[str]:
+    """A new store of the tests' backend for a would-be production deployment."""
+    url = new_store_url(tmp_path, "prod")
+    yield url
+    discard_store(url)
+
+
+def _exposed_store(url: str, *, demo_logins: bool = True) -> Store:
+    """A store with every default prod refuses: demo logins, key files and (a DuckDB file) a
+    store that other users can read."""
+    db = open_store(url)
     for name, role, password in DEMO_USERS if demo_logins else ():
         add_user(db, name, password, role=role)
     for suffix in (".pseudonym.key", ".audit.key"):
-        key = Path(f"{db.deployment.path}{suffix}")
+        key = _key_file(db.deployment, suffix)
+        key.parent.mkdir(parents=True, exist_ok=True)
         key.write_text(secrets.token_hex(32))
         key.chmod(0o644)
-    Path(db.deployment.path).chmod(0o644)
+    if db.deployment.path is not None:
+        db.deployment.path.chmod(0o644)
     return db
 
 
-def test_prod_refuses_every_default_secret_and_accepts_them_fixed(tmp_path: Path) -> None:
-    db = _exposed_store(tmp_path)
+def test_prod_refuses_every_default_secret_and_accepts_them_fixed(prod_url: str) -> None:
+    db = _exposed_store(prod_url)
+    on_file = db.deployment.path is not None
     prod = {"BELVEDERE_ENV": "prod"}
     with pytest.raises(ConfigError) as refused:
         check_deployment(db, prod)
     message = str(refused.value)
     for expected in ("BELVEDERE_PSEUDONYM_KEY is empty", "BELVEDERE_AUDIT_KEY is empty",
                      "pseudonym.key can be read", "audit.key can be read",
-                     "prod.duckdb can be read", "'operateur'", "'analyste'", "'dpo'"):
+                     "'operateur'", "'analyste'", "'dpo'"):
         assert expected in message
+    # A DuckDB file is the store itself: other users must not read it either.
+    assert ("prod.duckdb can be read" in message) == on_file
     # Fixed one by one, the refusals go.
     env = {**prod, "BELVEDERE_PSEUDONYM_KEY": secrets.token_hex(32),
            "BELVEDERE_AUDIT_KEY": secrets.token_hex(32)}
-    Path(f"{db.deployment.path}.pseudonym.key").unlink()
-    Path(f"{db.deployment.path}.audit.key").chmod(0o600)
-    Path(db.deployment.path).chmod(0o600)
+    _key_file(db.deployment, ".pseudonym.key").unlink()
+    _key_file(db.deployment, ".audit.key").chmod(0o600)
+    if db.deployment.path is not None:
+        db.deployment.path.chmod(0o600)
     for name, _role, _password in DEMO_USERS[1:]:
         db.set_password(name, PasswordHasher().hash(f"a long secret of {name}"))
     problems = deployment_problems(db, env)
@@ -97,13 +142,15 @@ def test_prod_refuses_every_default_secret_and_accepts_them_fixed(tmp_path: Path
     db.close()
 
 
-def test_dev_only_reports_what_prod_would_refuse(tmp_path: Path) -> None:
-    db = _exposed_store(tmp_path, demo_logins=False)
+def test_dev_only_reports_what_prod_would_refuse(prod_url: str) -> None:
+    db = _exposed_store(prod_url, demo_logins=False)
     problems = check_deployment(db, {"BELVEDERE_ENV": "dev"})
-    # The key files and the store; no key setting is dev's way (key files beside the store).
+    # The key files and a DuckDB store's file; no key setting is dev's way (the deployment's
+    # key files).
+    store_file = [] if db.deployment.path is None else [f"the store {db.deployment.path}"]
     assert [p.split(" can be read")[0] for p in problems] == [
-        f"the key file {db.deployment.path}.pseudonym.key",
-        f"the key file {db.deployment.path}.audit.key", f"the store {db.deployment.path}"]
+        f"the key file {_key_file(db.deployment, '.pseudonym.key')}",
+        f"the key file {_key_file(db.deployment, '.audit.key')}", *store_file]
     with pytest.raises(ConfigError, match="must be hex"):
         check_deployment(db, {"BELVEDERE_PSEUDONYM_KEY": "not hex"})
     db.close()
@@ -121,7 +168,7 @@ def test_environment_and_purge_interval_settings() -> None:
         purge_interval({"BELVEDERE_PURGE_INTERVAL_H": "daily"})
 
 
-def test_prod_refuses_the_demo_and_demo_passwords(tmp_path: Path) -> None:
+def test_prod_refuses_the_demo_and_demo_passwords(tmp_path: Path, prod_url: str) -> None:
     prod = {"BELVEDERE_ENV": "prod"}
     with pytest.raises(ConfigError, match="refused in prod"):
         check_demo_allowed(prod)
@@ -129,18 +176,18 @@ def test_prod_refuses_the_demo_and_demo_passwords(tmp_path: Path) -> None:
         check_password(DEMO_USERS[0][2], prod)
     check_password(DEMO_USERS[0][2], {})  # dev: the demo's own logins
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--store",
-                                      str(tmp_path / "d.duckdb"), "--no-serve"],
+                                      prod_url, "--no-serve"],
                                 env={**os.environ, **prod})
     assert result.exit_code == 2 and "refused in prod" in result.output
     assert not (tmp_path / "d").exists()
 
 
-def test_prod_ingest_stops_before_reading_without_a_key(tmp_path: Path) -> None:
+def test_prod_ingest_stops_before_reading_without_a_key(tmp_path: Path,
+                                                        prod_url: str) -> None:
     folder = tmp_path / "feeds"
     folder.mkdir()
-    store = tmp_path / "p.duckdb"
-    result = CliRunner().invoke(app, ["ingest", str(folder), "--store", str(store)],
+    result = CliRunner().invoke(app, ["ingest", str(folder), "--store", prod_url],
                                 env={**os.environ, "BELVEDERE_ENV": "prod",
                                      "BELVEDERE_PSEUDONYM_KEY": ""})
     assert result.exit_code == 2 and "BELVEDERE_PSEUDONYM_KEY is empty" in result.output
-    assert not Path(f"{store}.pseudonym.key").exists()
+    assert not _key_file(Deployment.from_url(prod_url), ".pseudonym.key").exists()

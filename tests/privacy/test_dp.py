@@ -29,8 +29,9 @@ from belvedere.privacy.dp import (
 )
 from belvedere.privacy.purposes import Dataset, registry
 from belvedere.privacy.release import Actor, release
-from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import SituationQuery, Store
+from belvedere.store.factory import open_store
+from tests.backends import discard_store, new_store_url
 from tests.privacy.populate import DAYS, START, populate
 
 ZONE_IDS = [z.zone_id for z in arrondissements()]
@@ -187,11 +188,13 @@ def test_no_un_noised_count_below_k_leaves_a_noised_table(
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    db = DuckDBStore(tmp_path_factory.mktemp("dp") / "dp.duckdb")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    url = new_store_url(tmp_path_factory.mktemp("dp"), "dp")
+    db = open_store(url)
     populate(db)
     yield db
     db.close()
+    discard_store(url)
 
 
 NON_CONTROLLER = [("analyst", "analysis"), ("analyst", "situation_monitoring"),
@@ -208,7 +211,7 @@ NON_CONTROLLER = [("analyst", "analysis"), ("analyst", "situation_monitoring"),
        sources=st.sampled_from([(), ("police_log",), ("hospital_ed",)]),
        by_category=st.booleans())
 def test_no_un_noised_count_below_k_reaches_a_role_other_than_the_controllers(
-        filled: DuckDBStore, seeded: SeededSampler, who: tuple[str, str], first_hour: int,
+        filled: Store, seeded: SeededSampler, who: tuple[str, str], first_hour: int,
         length_hours: int, zones: list[str], level: str, time_bin: str,
         sources: tuple[str, ...], by_category: bool) -> None:
     role, purpose = who
@@ -227,7 +230,7 @@ def test_no_un_noised_count_below_k_reaches_a_role_other_than_the_controllers(
     check_released(rel.table, expected, rel.k)
 
 
-def test_operators_still_get_exact_counts(filled: DuckDBStore, seeded: SeededSampler) -> None:
+def test_operators_still_get_exact_counts(filled: Store, seeded: SeededSampler) -> None:
     query = SituationQuery(start=START, end=START + timedelta(days=3), level="zone", bin="day",
                            sources=("police_log",))
     rel = release(filled, query, Actor("op", "operator"), "situation_monitoring")

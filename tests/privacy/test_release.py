@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +14,10 @@ from belvedere.grid.zones import arrondissements
 from belvedere.privacy import audit
 from belvedere.privacy.policy import DEFAULT_K
 from belvedere.privacy.release import Actor, release
-from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import SituationQuery, Store
+from belvedere.store.factory import open_store
+from tests import rawsql
+from tests.backends import discard_store, new_store_url
 from tests.privacy.populate import DAYS, START, populate
 
 ZONE_IDS = [z.zone_id for z in arrondissements()]
@@ -25,14 +26,16 @@ OPERATOR = Actor("op", "operator")
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    db = DuckDBStore(tmp_path_factory.mktemp("release") / "r.duckdb")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    url = new_store_url(tmp_path_factory.mktemp("release"), "r")
+    db = open_store(url)
     populate(db)
     yield db
     db.close()
+    discard_store(url)
 
 
-def test_analyst_gets_zone_by_day_whatever_is_asked(filled: DuckDBStore) -> None:
+def test_analyst_gets_zone_by_day_whatever_is_asked(filled: Store) -> None:
     q = SituationQuery(start=START, end=START + timedelta(days=7), level="cell", bin="hour")
     rel = release(filled, q, ANALYST, "analysis")
     assert (rel.granted.level, rel.granted.bin, rel.k) == ("zone", "day", DEFAULT_K)
@@ -40,7 +43,7 @@ def test_analyst_gets_zone_by_day_whatever_is_asked(filled: DuckDBStore) -> None
 
 
 def test_operator_sees_cells_by_hour_without_threshold_on_incidents(
-        filled: DuckDBStore) -> None:
+        filled: Store) -> None:
     q = SituationQuery(start=START, end=START + timedelta(days=7), level="cell", bin="hour",
                        sources=("police_log",))
     rel = release(filled, q, OPERATOR, "situation_monitoring")
@@ -49,7 +52,7 @@ def test_operator_sees_cells_by_hour_without_threshold_on_incidents(
     assert min(values) == 1.0  # single incidents are visible to the supervision centre
 
 
-def test_hospital_counts_are_thresholded_even_for_operators(filled: DuckDBStore) -> None:
+def test_hospital_counts_are_thresholded_even_for_operators(filled: Store) -> None:
     q = SituationQuery(start=START, end=START + timedelta(days=2), level="cell", bin="hour",
                        sources=("hospital_ed",))
     rel = release(filled, q, OPERATOR, "situation_monitoring")
@@ -69,7 +72,7 @@ def test_hospital_counts_are_thresholded_even_for_operators(filled: DuckDBStore)
     sources=st.sampled_from([(), ("police_log",), ("hospital_ed",)]),
 )
 def test_no_count_below_k_ever_reaches_an_analyst(
-    filled: DuckDBStore, first_day: int, length_hours: int, zones: list[str], level: str,
+    filled: Store, first_day: int, length_hours: int, zones: list[str], level: str,
     time_bin: str, sources: tuple[str, ...],
 ) -> None:
     start = START + timedelta(days=first_day)
@@ -85,7 +88,7 @@ def test_no_count_below_k_ever_reaches_an_analyst(
             assert row["value"] >= DEFAULT_K
 
 
-def test_the_threshold_really_hides_something(filled: DuckDBStore) -> None:
+def test_the_threshold_really_hides_something(filled: Store) -> None:
     # Guard against a vacuous property: the data has small daily zone counts to hide, and the
     # analyst's (noised) release hides many keys while still releasing many others.
     q = SituationQuery(start=START, end=START + timedelta(days=DAYS), level="zone", bin="day",
@@ -97,8 +100,8 @@ def test_the_threshold_really_hides_something(filled: DuckDBStore) -> None:
     assert rel.table.num_rows - rel.suppressed > 20
 
 
-def test_each_release_leaves_one_chained_audit_line(tmp_path: Path) -> None:
-    db = DuckDBStore(tmp_path / "a.duckdb")
+def test_each_release_leaves_one_chained_audit_line(store: Store) -> None:
+    db = store
     populate(db)
     q = SituationQuery(start=START, end=START + timedelta(days=1))
     for _ in range(3):
@@ -111,12 +114,11 @@ def test_each_release_leaves_one_chained_audit_line(tmp_path: Path) -> None:
         (i, ana, "analyst", "analysis", "consultation") for i in (1, 2, 3)]
     assert audit.verify(db).ok
     # Editing a past line breaks the chain at that line.
-    db._con.execute("UPDATE audit_log SET rows_released = 0 WHERE seq = 2")
+    rawsql.execute(db, "UPDATE audit_log SET rows_released = ? WHERE seq = ?", [0, 2])
     assert (audit.verify(db).ok, audit.verify(db).first_bad) == (False, 2)
-    db.close()
 
 
-def test_undeclared_purpose_and_unknown_role_are_refused(filled: DuckDBStore) -> None:
+def test_undeclared_purpose_and_unknown_role_are_refused(filled: Store) -> None:
     q = SituationQuery(start=START, end=START + timedelta(days=1))
     with pytest.raises(PolicyDenied, match="purpose"):
         release(filled, q, ANALYST, "curiosity")

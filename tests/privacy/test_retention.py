@@ -8,7 +8,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -20,8 +19,8 @@ from belvedere.privacy.retention import (
     purge,
 )
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import SituationQuery, Store
+from tests import rawsql
 
 SITUATION_KEYS = ["bin_start", "place", "source", "metric", "category"]
 
@@ -33,11 +32,22 @@ def digest(keys: list[tuple[object, ...]]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def keys(store: DuckDBStore, sql: str) -> list[tuple[object, ...]]:
-    return store._con.cursor().execute(sql).fetchall()
+def keys(store: Store, sql: str) -> list[tuple[object, ...]]:
+    return rawsql.query(store, sql)
 
 
-def receipts(store: DuckDBStore) -> dict[str, list[dict[str, object]]]:
+def missing_table_error(store: Store) -> type[Exception]:
+    """What the backend's driver raises for a statement on a table that is not there."""
+    if store.deployment.kind == "postgresql":
+        import psycopg
+
+        return psycopg.errors.UndefinedTable
+    import duckdb
+
+    return duckdb.CatalogException
+
+
+def receipts(store: Store) -> dict[str, list[dict[str, object]]]:
     """The erasure lines of the access log, by dataset."""
     out: dict[str, list[dict[str, object]]] = {}
     for row in store.audit_rows():
@@ -48,7 +58,7 @@ def receipts(store: DuckDBStore) -> dict[str, list[dict[str, object]]]:
     return out
 
 
-def situation(store: DuckDBStore, query: SituationQuery) -> pl.DataFrame:
+def situation(store: Store, query: SituationQuery) -> pl.DataFrame:
     return pl.DataFrame(store.situation(query)).sort(SITUATION_KEYS)
 
 
@@ -61,7 +71,7 @@ def same_figures(a: pl.DataFrame, b: pl.DataFrame) -> None:
 
 
 def test_a_fake_clock_erases_cctv_after_30_days_then_incidents_after_a_year(
-        city_store: DuckDBStore) -> None:
+        city_store: Store) -> None:
     period = city_store.data_period()
     assert period is not None
     start, end = period
@@ -118,7 +128,7 @@ def test_a_fake_clock_erases_cctv_after_30_days_then_incidents_after_a_year(
     assert [o.receipt.count for o in job.last if o.status == "erased"] == [0] * 9
 
 
-def test_a_dry_run_counts_what_is_due_and_erases_nothing(city_store: DuckDBStore) -> None:
+def test_a_dry_run_counts_what_is_due_and_erases_nothing(city_store: Store) -> None:
     period = city_store.data_period()
     assert period is not None
     before = city_store.count("incidents")
@@ -131,15 +141,15 @@ def test_a_dry_run_counts_what_is_due_and_erases_nothing(city_store: DuckDBStore
     assert city_store.purge_receipts() == []
 
 
-def test_a_purge_that_fails_midway_leaves_the_dataset_whole(city_store: DuckDBStore) -> None:
+def test_a_purge_that_fails_midway_leaves_the_dataset_whole(city_store: Store) -> None:
     period = city_store.data_period()
     assert period is not None
     rule = next(d for d in load_retention().datasets if d.name == "incident_detail")
     stored = city_store.count("incidents")
     # The receipt is the transaction's last statement: without its table, the delete and the
     # aggregates written before it must be rolled back.
-    city_store._con.cursor().execute("ALTER TABLE purge_receipts RENAME TO receipts_away")
-    with pytest.raises(duckdb.CatalogException):
+    rawsql.execute(city_store, "ALTER TABLE purge_receipts RENAME TO receipts_away")
+    with pytest.raises(missing_table_error(city_store)):
         city_store.purge(rule.rule(period[1] + timedelta(days=400)),
                          now=period[1] + timedelta(days=400))
     assert city_store.count("incidents") == stored
@@ -147,7 +157,7 @@ def test_a_purge_that_fails_midway_leaves_the_dataset_whole(city_store: DuckDBSt
 
 
 def test_a_receipt_left_out_of_the_log_by_a_crash_is_logged_by_the_next_purge(
-        city_store: DuckDBStore) -> None:
+        city_store: Store) -> None:
     period = city_store.data_period()
     assert period is not None
     now = period[1] + timedelta(days=31)
@@ -162,7 +172,7 @@ def test_a_receipt_left_out_of_the_log_by_a_crash_is_logged_by_the_next_purge(
 
 
 def test_an_old_export_ingested_again_is_erased_again_but_not_counted_twice(
-        city_store: DuckDBStore, city_dir: Path) -> None:
+        city_store: Store, city_dir: Path) -> None:
     period = city_store.data_period()
     assert period is not None
     now = period[1] + timedelta(days=366)
@@ -179,7 +189,7 @@ def test_an_old_export_ingested_again_is_erased_again_but_not_counted_twice(
 
 
 def test_old_live_files_are_erased_with_a_receipt_and_reference_files_kept(
-        store: DuckDBStore, tmp_path: Path) -> None:
+        store: Store, tmp_path: Path) -> None:
     staging = tmp_path / "live"
     now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     files = {"cctv/events/live-old.json": 8, "cctv/events/live-new.json": 2,
@@ -200,12 +210,9 @@ def test_old_live_files_are_erased_with_a_receipt_and_reference_files_kept(
     assert receipts(store)["live_files"][0]["count"] == 1
 
 
-def test_the_retention_table_covers_every_table_of_the_store(tmp_path: Path) -> None:
-    DuckDBStore(tmp_path / "s.duckdb").close()
-    con = duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True)
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables").fetchall()}
-    con.close()
+def test_the_retention_table_covers_every_table_of_the_store(store: Store) -> None:
+    tables = set(rawsql.tables(store))
+    assert {"incidents", "audit_log", "purge_receipts"} <= tables
     retention = load_retention()
     covered = {d.table for d in retention.datasets} | set(retention.kept)
     missing = sorted(tables - covered)
@@ -249,7 +256,7 @@ def test_a_bad_retention_table_is_refused(tmp_path: Path, entry: str, problem: s
         load_retention(path)
 
 
-def test_the_store_refuses_a_rule_it_cannot_apply(store: DuckDBStore) -> None:
+def test_the_store_refuses_a_rule_it_cannot_apply(store: Store) -> None:
     from belvedere.store.base import PurgeRule
 
     at = datetime(2025, 1, 1, tzinfo=UTC)

@@ -5,7 +5,9 @@ download does not work offline). Missing either one skips the browser tests, exc
 ``CI=true``, where it fails them: CI must really run the dashboard in a browser.
 
 The server is the real application (``create_app``) over a small store that the real pipeline
-built: the simulator's feeds for 7 days, ingested by the real connectors.
+built: the simulator's feeds for 14 days, ingested by the real connectors, into a store of the
+tests' backend (``BELVEDERE_TEST_BACKEND``: a DuckDB file, or a PostgreSQL database dropped
+afterwards; see ``tests/backends.py``).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def _wait_for_health(url: str, thread: threading.Thread, timeout: float = 30.0) 
 
 @pytest.fixture(scope="module")
 def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The real app over a 7-day simulated store, served by uvicorn in a background thread.
+    """The real app over a 14-day simulated store, served by uvicorn in a background thread.
 
     Depends on ``browser`` so that a machine without Chromium skips before building the store.
     Its users are those of the ``users`` fixture.
@@ -116,34 +118,39 @@ def live_server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from belvedere.privacy.users import add_user
     from belvedere.simulate import simulate_city
     from belvedere.sources.ingest import ingest_folder
-    from belvedere.store.duckdb import DuckDBStore
+    from belvedere.store.factory import open_store
+    from tests.backends import discard_store, new_store_url
 
     root = tmp_path_factory.mktemp("dashboard")
     feeds = root / "feeds"
     # Fourteen days: they end on a home match of OM (2024-09-14), which the events view opens.
     simulate_city(feeds, days=14, seed=7)
-    store = DuckDBStore(root / "belvedere.duckdb")
-    ingest_folder(store, feeds)
-    for role, (username, password) in USERS.items():
-        add_user(store, username, password, role=role)
-
-    # Bind the socket here: port 0 gives a free port with no window for another process.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(store)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
+    store_url = new_store_url(root, "belvedere")
+    store = open_store(store_url)
     try:
-        _wait_for_health(url, thread)
-        yield LiveServer(url, app)
+        ingest_folder(store, feeds)
+        for role, (username, password) in USERS.items():
+            add_user(store, username, password, role=role)
+
+        # Bind the socket here: port 0 gives a free port with no window for another process.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        app = create_app(store)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for_health(url, thread)
+            yield LiveServer(url, app)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         store.close()
+        discard_store(store_url)

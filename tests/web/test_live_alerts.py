@@ -2,8 +2,9 @@
 seconds; the operator acknowledges it with a reason; the access log holds both.
 
 Real components only: the machine's Mosquitto broker, the app served by uvicorn with its live
-service (MQTT bridge, anomaly detector fitted on five weeks of a simulated city ending today),
-and headless Chromium. Without a broker the test skips, except on CI (CI=true) where it fails.
+service (MQTT bridge, anomaly detector fitted on five weeks of a simulated city ending today)
+over a store of the tests' backend (``BELVEDERE_TEST_BACKEND``), and headless Chromium. Without
+a broker the test skips, except on CI (CI=true) where it fails.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from belvedere.privacy.audit import pseudonym
+from tests.backends import discard_store, new_store_url
 from tests.conftest import IN_CI
 
 BROKER = ("127.0.0.1", 1883)
@@ -50,7 +52,8 @@ class LiveApp:
 
 
 @pytest.fixture
-def live_app(browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveApp]:
+def live_app(browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             request: pytest.FixtureRequest) -> Iterator[LiveApp]:
     """The real app with its MQTT bridge and alert watch over five weeks ending today."""
     if not _broker_reachable():
         reason = "no MQTT broker at 127.0.0.1:1883 (mosquitto -d -c /etc/mosquitto/mosquitto.conf)"
@@ -67,7 +70,7 @@ def live_app(browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     from belvedere.privacy.users import add_user
     from belvedere.simulate import simulate_city
     from belvedere.sources.ingest import ingest_folder
-    from belvedere.store.duckdb import DuckDBStore
+    from belvedere.store.factory import open_store
 
     run = uuid.uuid4().hex[:10]
     monkeypatch.setenv("BELVEDERE_MQTT_PREFIX", f"belvedere-e2e-{run}")
@@ -75,7 +78,10 @@ def live_app(browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("BELVEDERE_LIVE_BATCH_MS", "20")
     today = datetime.now(PARIS).date()
     simulate_city(tmp_path / "city", days=35, seed=3, start=today - timedelta(days=35))
-    store = DuckDBStore(tmp_path / "live.duckdb")
+    store_url = new_store_url(tmp_path, "live")
+    request.addfinalizer(lambda: discard_store(store_url))
+    store = open_store(store_url)
+    request.addfinalizer(store.close)
     ingest_folder(store, tmp_path / "city")
     add_user(store, *OPERATOR, role="operator")
     service = LiveService(store, LiveIngestor(store, LiveHub(), staging=tmp_path / "staging"))
@@ -105,7 +111,6 @@ def live_app(browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
                              client_id=f"belvedere-e2e-{run}", protocol=mqtt.MQTTv5)
         forget.connect(*BROKER, clean_start=True)
         forget.disconnect()
-        store.close()
 
 
 def _burst(now: datetime) -> list[bytes]:
