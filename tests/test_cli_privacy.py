@@ -21,7 +21,7 @@ from belvedere import cli
 from belvedere.cli import app
 from belvedere.privacy.dp import SeededSampler, use_sampler
 from belvedere.privacy.purposes import output_of, registry
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.factory import open_store
 from tests.privacy.populate import populate
 
 CLI = sorted(Path(cli.__file__).parent.glob("*.py"))
@@ -152,25 +152,25 @@ def test_the_scan_resolves_and_refuses() -> None:
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    path = tmp_path / "cli.duckdb"
-    db = DuckDBStore(path)
+def populated_url(store_url: str) -> str:
+    """The URL of a populated store of the tests' backend."""
+    db = open_store(store_url)
     populate(db)
     db.close()
-    return path
+    return store_url
 
 
 def test_privacy_demo_shows_exact_and_noised_figures_and_the_ledger_line(
-        store_path: Path) -> None:
+        populated_url: str) -> None:
     runner = CliRunner()
     with use_sampler(SeededSampler(11)):
-        result = runner.invoke(app, ["privacy", "demo", "--store", str(store_path),
+        result = runner.invoke(app, ["privacy", "demo", "--store", populated_url,
                                      "--days", "2"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     out = result.output
     assert "operator (exact)" in out and "public (noised, k = 11)" in out and "< k" in out
     assert "discrete_laplace ε = 0.5" in out and "ledger line #1" in out
-    db = DuckDBStore(store_path)
+    db = open_store(populated_url)
     rows = db.ledger_rows()
     lines = db.audit_rows()
     db.close()
@@ -180,7 +180,7 @@ def test_privacy_demo_shows_exact_and_noised_figures_and_the_ledger_line(
         ("operator", "situation_monitoring"), ("public", "public_information"),
         ("dpo", "dpo_review")]
     # The DPO's ledger command shows it, with the spending against the cap (and is audited).
-    shown = runner.invoke(app, ["privacy", "ledger", "--store", str(store_path)],
+    shown = runner.invoke(app, ["privacy", "ledger", "--store", populated_url],
                           env={"COLUMNS": "250"})
     assert shown.exit_code == 0, shown.output
     spending = [line for line in shown.output.splitlines()

@@ -10,7 +10,7 @@ from pathlib import Path
 from belvedere.api.main import create_app
 from belvedere.settings import SETTINGS
 from belvedere.sources.base import registry
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -29,9 +29,9 @@ def test_every_connector_is_documented_in_feeds() -> None:
         assert f"`{name}`" in text and f"`{source.info.folder}/`" in text, name
 
 
-def test_every_api_route_is_documented() -> None:
+def test_every_api_route_is_documented(store: Store) -> None:
     text = (DOCS / "api.md").read_text()
-    app = create_app(DuckDBStore(":memory:"))
+    app = create_app(store)
     routes = {p for p in app.openapi()["paths"] if p.startswith("/api/v1")}
     assert len(routes) >= 10
     for path in routes:

@@ -15,7 +15,9 @@ from belvedere.briefings.event_brief import render_event_brief, suppressed
 from belvedere.briefings.i18n import STRINGS
 from belvedere.errors import ConfigError
 from belvedere.privacy.release import Actor
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
+from tests.backends import discard_store, new_store_url
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdfinfo", "pdftoppm"))
@@ -33,27 +35,31 @@ def _need_poppler() -> None:
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DuckDBStore, str, str]]:
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, str, str]]:
     """Sixty days of the synthetic city in a store, and one OM match's id and title."""
     from belvedere.simulate import simulate_city
     from belvedere.sources.ingest import ingest_folder
 
     root = tmp_path_factory.mktemp("brief")
     simulate_city(root / "city", days=60, seed=3)
-    store = DuckDBStore(root / "city.duckdb")
-    ingest_folder(store, root / "city")
-    period = store.data_period()
-    assert period is not None
-    events = store.planned_events(*period).to_pylist()
-    matches = [e for e in events if e["kind"] == "match_football"]
-    # A match in the middle of the period has matched control weeks on both sides.
-    match = matches[len(matches) // 2]
-    yield store, str(match["source_id"]), str(match["title"])
-    store.close()
+    url = new_store_url(root, "city")
+    store = open_store(url)
+    try:
+        ingest_folder(store, root / "city")
+        period = store.data_period()
+        assert period is not None
+        events = store.planned_events(*period).to_pylist()
+        matches = [e for e in events if e["kind"] == "match_football"]
+        # A match in the middle of the period has matched control weeks on both sides.
+        match = matches[len(matches) // 2]
+        yield store, str(match["source_id"]), str(match["title"])
+    finally:
+        store.close()
+        discard_store(url)
 
 
 @pytest.fixture(scope="module")
-def briefs(city: tuple[DuckDBStore, str, str], tmp_path_factory: pytest.TempPathFactory
+def briefs(city: tuple[Store, str, str], tmp_path_factory: pytest.TempPathFactory
            ) -> dict[str, Path]:
     """The match's briefing in French and in English."""
     store, event_id, _ = city
@@ -76,7 +82,7 @@ def _pages(pdf: Path) -> int:
 
 
 def test_french_briefing_has_french_headings_title_and_threshold(
-        briefs: dict[str, Path], city: tuple[DuckDBStore, str, str]) -> None:
+        briefs: dict[str, Path], city: tuple[Store, str, str]) -> None:
     _need_poppler()
     text = " ".join(_text(briefs["fr"]).split())
     for heading in ("Affluence attendue", "Conflits", "Confidentialité", "Quelle fiabilité",
@@ -88,7 +94,7 @@ def test_french_briefing_has_french_headings_title_and_threshold(
 
 
 def test_english_briefing_has_english_headings_title_and_threshold(
-        briefs: dict[str, Path], city: tuple[DuckDBStore, str, str]) -> None:
+        briefs: dict[str, Path], city: tuple[Store, str, str]) -> None:
     _need_poppler()
     text = " ".join(_text(briefs["en"]).split())
     for heading in ("Expected attendance", "Conflicts", "Privacy", "How accurate is this",
@@ -129,14 +135,14 @@ def test_briefing_first_page_renders_to_png(briefs: dict[str, Path], tmp_path: P
 
 
 def test_briefing_production_is_audited(briefs: dict[str, Path],
-                                        city: tuple[DuckDBStore, str, str]) -> None:
+                                        city: tuple[Store, str, str]) -> None:
     store, event_id, _ = city
     lines = [json.loads(row.what) for row in store.audit_rows()]
     briefings = [w for w in lines if w.get("resource") == "briefing"]
     assert {(w["event"], w["lang"]) for w in briefings} == {(event_id, "fr"), (event_id, "en")}
 
 
-def test_unknown_event_is_a_config_error_naming_it(city: tuple[DuckDBStore, str, str],
+def test_unknown_event_is_a_config_error_naming_it(city: tuple[Store, str, str],
                                                    tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="NO-SUCH-EVENT"):
         render_event_brief(city[0], event_id="NO-SUCH-EVENT", lang="fr",
@@ -144,7 +150,7 @@ def test_unknown_event_is_a_config_error_naming_it(city: tuple[DuckDBStore, str,
     assert not (tmp_path / "x.pdf").exists()
 
 
-def test_unknown_language_is_a_config_error(city: tuple[DuckDBStore, str, str],
+def test_unknown_language_is_a_config_error(city: tuple[Store, str, str],
                                             tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="de"):
         render_event_brief(city[0], event_id=city[1], lang="de", out=tmp_path / "x.pdf",
@@ -175,7 +181,7 @@ def test_curves_of_feeds_with_hourly_values_under_k_are_withheld(
     ("en", "Daily situation report", "Municipal police log by arrondissement"),
 ])
 def test_daily_report_releases_the_days_figures_with_small_counts_hidden(
-        city: tuple[DuckDBStore, str, str], tmp_path: Path, lang: str, heading: str,
+        city: tuple[Store, str, str], tmp_path: Path, lang: str, heading: str,
         zones: str) -> None:
     from datetime import date
 

@@ -10,7 +10,7 @@ import importlib
 import io
 import json
 import re
-import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ from belvedere.privacy.purposes import registry
 from belvedere.privacy.release import Actor
 from belvedere.privacy.retention import purge
 from belvedere.sources.base import registry as source_registry
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
+from tests.backends import copy_store, discard_store
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 MODELS = [*forecasters(), "event_impact", "anomalies"]
@@ -45,25 +47,27 @@ ART30_COLUMNS = ("controller", "dpo_contact", "purpose", "legal_basis", "data_su
 
 
 @pytest.fixture(scope="module")
-def dossier(city_store_path: Path, tmp_path_factory: pytest.TempPathFactory
-            ) -> dict[str, Any]:
+def dossier(city_store_url: str, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[dict[str, Any]]:
     """The 14-day city, purged 31 days after its end (the CCTV data go, with receipts), then
-    `belvedere dossier` run on it."""
+    `belvedere dossier` run on it (``store`` is the URL of that private copy)."""
     base = tmp_path_factory.mktemp("dossier")
-    store = base / "city.duckdb"
-    shutil.copy(city_store_path, store)
-    db = DuckDBStore(store)
-    period = db.data_period()
-    assert period is not None
-    outcomes = purge(db, now=period[1] + timedelta(days=31),
-                     actor=Actor("cli:admin", "admin"))
-    erased = {o.dataset.name: o.receipt.count for o in outcomes if o.receipt.count}
-    db.close()
-    out = base / "out"
-    result = CliRunner().invoke(app, ["dossier", "--store", str(store), "--out", str(out)],
-                                env={"BELVEDERE_DPO_CONTACT": "dpo@example.org"})
-    assert result.exit_code == 0, result.output
-    return {"store": store, "out": out, "erased": erased, "output": result.output}
+    store = copy_store(city_store_url, base)
+    try:
+        db = open_store(store)
+        period = db.data_period()
+        assert period is not None
+        outcomes = purge(db, now=period[1] + timedelta(days=31),
+                         actor=Actor("cli:admin", "admin"))
+        erased = {o.dataset.name: o.receipt.count for o in outcomes if o.receipt.count}
+        db.close()
+        out = base / "out"
+        result = CliRunner().invoke(app, ["dossier", "--store", store, "--out", str(out)],
+                                    env={"BELVEDERE_DPO_CONTACT": "dpo@example.org"})
+        assert result.exit_code == 0, result.output
+        yield {"store": store, "out": out, "erased": erased, "output": result.output}
+    finally:
+        discard_store(store)
 
 
 def _json(d: dict[str, Any], name: str) -> Any:
@@ -150,7 +154,7 @@ def test_the_pia_answers_every_question_of_the_cnil_tool(dossier: dict[str, Any]
         {e["reference_to"] for e in pia["evaluations"]}
 
 
-def test_check_pia_names_what_the_tool_would_refuse(store: DuckDBStore) -> None:
+def test_check_pia_names_what_the_tool_would_refuse(store: Store) -> None:
     ctx = Context.gather(dossier_facts(store, Actor("cli:dpo", "dpo"), sign=False),
                          datetime(2026, 1, 5, tzinfo=UTC))
     pia = build_pia(ctx)
@@ -185,7 +189,7 @@ def test_the_page_is_bilingual_and_loads_nothing_from_outside(dossier: dict[str,
 
 def test_the_generation_is_audited_and_the_published_head_covers_it(dossier: dict[str, Any]
                                                                      ) -> None:
-    db = DuckDBStore(dossier["store"])
+    db = open_store(dossier["store"])
     rows = db.audit_rows()
     verification = audit.verify(db)
     db.close()

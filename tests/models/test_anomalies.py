@@ -28,7 +28,8 @@ from belvedere.models.anomalies import (
 )
 from belvedere.simulate import simulate_city
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.factory import open_store
+from tests.backends import copy_store, discard_store, new_store_url
 
 HOUR = timedelta(hours=1)
 CENTRE = h3.latlng_to_cell(43.2965, 5.3698, 8)  # Vieux-Port
@@ -143,22 +144,30 @@ SEED = 42  # the simulator's default seed (`belvedere simulate`), not chosen by 
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """86 days of the synthetic city (seed 42), ingested into a store file."""
+def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """86 days of the synthetic city (seed 42): its folder, and the URL of a store (of the
+    tests' backend) it is ingested into."""
     out = tmp_path_factory.mktemp("anomalies")
     simulate_city(out, days=DAYS, seed=SEED)
-    db = DuckDBStore(out / "store.duckdb")
-    ingest_folder(db, out)
-    db.close()
-    return out
+    url = new_store_url(tmp_path_factory.mktemp("anomalies_store"), "store")
+    try:
+        db = open_store(url)
+        ingest_folder(db, out)
+        db.close()
+        yield out, url
+    finally:
+        discard_store(url)
 
 
 @pytest.fixture(scope="module")
-def history(city: Path) -> Iterator[DetectorHistory]:
-    db = DuckDBStore(city / "store.duckdb", read_only=True)
-    first, last = db.data_period()  # type: ignore[misc]
-    yield detector_history(db, first, last)
-    db.close()
+def history(city: tuple[Path, str]) -> DetectorHistory:
+    # Closed at once: a PostgreSQL database in use cannot be cloned (see ``replayed``).
+    db = open_store(city[1], read_only=True)
+    try:
+        first, last = db.data_period()  # type: ignore[misc]
+        return detector_history(db, first, last)
+    finally:
+        db.close()
 
 
 def test_partial_hour_expects_the_elapsed_fraction(history: DetectorHistory) -> None:
@@ -211,20 +220,24 @@ anomalies of three kinds (a camera, an arrondissement, a presence cell)."""
 
 
 @pytest.fixture(scope="module")
-def replayed(city: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The detector replayed hour by hour after six weeks, evaluated on the truth."""
-    import shutil
-
-    path = tmp_path_factory.mktemp("replay") / "store.duckdb"
-    shutil.copy(city / "store.duckdb", path)
-    db = DuckDBStore(path)
-    first, last = db.data_period()  # type: ignore[misc]
-    end = last.replace(minute=0, second=0, microsecond=0)
-    start = first.replace(minute=0, second=0, microsecond=0) + timedelta(days=HISTORY_DAYS)
-    summary = replay(db, start, end)
-    result = evaluate(db.alerts(), read_labelled(city / "truth" / "anomalies.csv"), start, end)
-    db.close()
-    return {"summary": summary, "result": result}
+def replayed(city: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[dict[str, object]]:
+    """The detector replayed hour by hour after six weeks (on a copy of the store: it records
+    alerts), evaluated on the truth."""
+    folder, url = city
+    copy = copy_store(url, tmp_path_factory.mktemp("replay"))
+    try:
+        db = open_store(copy)
+        first, last = db.data_period()  # type: ignore[misc]
+        end = last.replace(minute=0, second=0, microsecond=0)
+        start = first.replace(minute=0, second=0, microsecond=0) + timedelta(days=HISTORY_DAYS)
+        summary = replay(db, start, end)
+        result = evaluate(db.alerts(), read_labelled(folder / "truth" / "anomalies.csv"),
+                          start, end)
+        db.close()
+        yield {"summary": summary, "result": result}
+    finally:
+        discard_store(copy)
 
 
 def test_replay_finds_the_planted_anomalies(replayed: dict[str, object]) -> None:

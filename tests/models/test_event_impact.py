@@ -29,7 +29,8 @@ from belvedere.simulate.expected import expected_load
 from belvedere.simulate.geography import build_city
 from belvedere.simulate.parameters import Parameters
 from belvedere.sources.ingest import ingest_folder
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.factory import open_store
+from tests.backends import discard_store, new_store_url
 
 START, DAYS, SEED = date(2024, 9, 1), 120, 5
 MATCH = "match_football"
@@ -47,12 +48,14 @@ class Held:
 def history(tmp_path_factory: pytest.TempPathFactory) -> ImpactHistory:
     out = tmp_path_factory.mktemp("impact_city")
     simulate_city(out / "city", days=DAYS, seed=SEED, start=START)
-    store = DuckDBStore(out / "city.duckdb")
-    ingest_folder(store, out / "city")
+    url = new_store_url(out, "city")
+    store = open_store(url)
     try:
+        ingest_folder(store, out / "city")
         return history_from_store(store, resolution=8)
     finally:
         store.close()
+        discard_store(url)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from belvedere.models.fairness import Zoning, exposure, fairness_audit, gini
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from belvedere.store.factory import open_store
+from tests.backends import copy_store, discard_store
 
 TORONTO = (Path(__file__).resolve().parents[3] / "shared" / "data" / "crime_toronto"
            / "toronto_mci_2014_2020.csv.gz")
@@ -69,7 +72,7 @@ def test_a_single_window_has_no_interval_and_flags_nothing() -> None:
 
 
 def test_a_forecaster_forced_onto_one_arrondissement_is_flagged_and_the_others_are_not(
-        city_store: DuckDBStore) -> None:
+        city_store: Store) -> None:
     args = {"weeks": 5, "horizon": timedelta(days=2), "feedback_seeds": (), "replicates": 500}
     forced = fairness_audit(city_store, make=lambda: OneZone(zone="13207"), **args)
     honest = fairness_audit(city_store, model="naive", **args)
@@ -87,12 +90,19 @@ def test_a_forecaster_forced_onto_one_arrondissement_is_flagged_and_the_others_a
             > honest.benchmarks["population"].relative_concentration.value + 0.2)
 
 
+@pytest.fixture
+def city_copy(city_store_url: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a private copy of the ingested city (the audit writes to its access log)."""
+    url = copy_store(city_store_url, tmp_path)
+    yield url
+    discard_store(url)
+
+
 def test_the_audit_of_the_simulated_city_reports_its_16_arrondissements(
-        city_store_path: Path, tmp_path: Path) -> None:
-    store = tmp_path / "city.duckdb"
-    store.write_bytes(city_store_path.read_bytes())
+        city_copy: str, tmp_path: Path) -> None:
+    store = city_copy
     runner = CliRunner()
-    result = runner.invoke(cli_app, ["audit", "fairness", "--store", str(store), "--no-feedback",
+    result = runner.invoke(cli_app, ["audit", "fairness", "--store", store, "--no-feedback",
                                      "--out", str(tmp_path / "fairness.json")])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "fairness.json").read_text())
@@ -105,18 +115,18 @@ def test_the_audit_of_the_simulated_city_reports_its_16_arrondissements(
     assert len(report["windows"]) == 1 and report["notes"]
     assert report["top_cells"] == math.ceil(0.05 * report["area_cells"])
     assert "16e" in result.output and "audit line" in result.output
-    html = runner.invoke(cli_app, ["audit", "fairness", "--store", str(store), "--no-feedback",
+    html = runner.invoke(cli_app, ["audit", "fairness", "--store", store, "--no-feedback",
                                    "--model", "kde", "--out", str(tmp_path / "fairness.html")])
     assert html.exit_code == 0, html.output
     page = (tmp_path / "fairness.html").read_text()
     assert page.startswith("<!doctype html>") and page.count("<tr class=") == 4 * 16
-    db = DuckDBStore(store)
+    db = open_store(store)
     lines = [json.loads(r.what) for r in db.audit_rows() if "fairness" in r.what]
     db.close()
     assert [line["model"] for line in lines] == ["naive", "kde"]
 
 
-def test_the_report_carries_the_feedback_loop_simulation(city_store: DuckDBStore) -> None:
+def test_the_report_carries_the_feedback_loop_simulation(city_store: Store) -> None:
     report = fairness_audit(city_store, weeks=1, feedback_seeds=(0, 1), feedback_days=200,
                             replicates=100)
     loop = report.feedback
@@ -129,13 +139,11 @@ def test_the_report_carries_the_feedback_loop_simulation(city_store: DuckDBStore
 
 
 @pytest.mark.skipif(not TORONTO.exists(), reason=f"real data not found at {TORONTO}")
-def test_the_audit_runs_on_toronto_with_the_area_benchmark_only(tmp_path: Path) -> None:
-    store = DuckDBStore(tmp_path / "toronto.duckdb")
+def test_the_audit_runs_on_toronto_with_the_area_benchmark_only(store: Store) -> None:
     ingest_file(store, IncidentLog.packaged("toronto_mci"), TORONTO,
                 Pseudonymiser(b"toronto-fairness-key-0123456789ab"), IngestReport())
     report = fairness_audit(store, source="toronto_mci", area="observed", weeks=3,
                             feedback_seeds=(), replicates=500)
-    store.close()
     assert report.zoning == "h3:6" and list(report.benchmarks) == ["area"]
     assert any("uniform by area" in n for n in report.notes)
     zones = report.benchmarks["area"].zones

@@ -18,7 +18,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from tests import rawsql
 
 IMAGE_PREFIXES = (
     "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD",
@@ -152,14 +153,10 @@ def planted(draw: st.DrawFn, event: dict[str, Any], carrier: Carrier) -> dict[st
     return {**event, **item}
 
 
-def store_text(store: DuckDBStore) -> str:
-    """Everything the store holds, every table, as text."""
-    con = store._con.cursor()
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-    ).fetchall()]
-    return "\n".join(json.dumps(con.execute(f'SELECT * FROM "{t}"').fetchall(), default=str)
-                     for t in tables)
+def store_text(store: Store) -> str:
+    """Everything the store holds, every table, as text (whatever its backend)."""
+    return "\n".join(json.dumps(rawsql.query(store, f'SELECT * FROM "{t}"'), default=str)
+                     for t in rawsql.tables(store))
 
 
 def folder_text(folder: Path) -> str:

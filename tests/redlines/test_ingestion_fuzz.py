@@ -34,7 +34,8 @@ from belvedere.privacy.users import add_user, open_session
 from belvedere.sources.cctv import Cctv
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from tests import rawsql
 from tests.redlines.carriers import (
     Carrier,
     carriers,
@@ -77,13 +78,13 @@ def batches(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Carrier], list[
     return events, found, [i >= len(clean) for i in order]
 
 
-def _stored_ids(store: DuckDBStore) -> set[str]:
-    rows = store._arrow("SELECT source_id FROM measurements UNION ALL "
-                        "SELECT source_id FROM incidents").to_pylist()
-    return {r["source_id"] for r in rows}
+def _stored_ids(store: Store) -> set[str]:
+    rows = rawsql.query(store, "SELECT source_id FROM measurements UNION ALL "
+                        "SELECT source_id FROM incidents")
+    return {r[0] for r in rows}
 
 
-def _check(store: DuckDBStore, events: list[dict[str, Any]], found: list[Carrier],
+def _check(store: Store, events: list[dict[str, Any]], found: list[Carrier],
            planted_: list[bool], *also: str) -> None:
     """Clean events stored, planted ones refused as ``red_line`` and found nowhere."""
     ids = _stored_ids(store)
@@ -106,7 +107,7 @@ def cctv_folder(tmp_path: Path) -> Path:
 @given(batch=batches())
 def test_the_cctv_file_reader_refuses_every_red_line_carrier_and_keeps_nothing_of_it(
         batch: tuple[list[dict[str, Any]], list[Carrier], list[bool]],
-        cctv_folder: Path, store: DuckDBStore) -> None:
+        cctv_folder: Path, store: Store) -> None:
     events, found, planted_ = batch
     path = cctv_folder / f"events-{next(_ids)}.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -127,7 +128,7 @@ def test_the_cctv_file_reader_refuses_every_red_line_carrier_and_keeps_nothing_o
 
 
 @pytest.fixture
-def live(store: DuckDBStore, cctv_folder: Path, tmp_path: Path) -> LiveService:
+def live(store: Store, cctv_folder: Path, tmp_path: Path) -> LiveService:
     ingestor = LiveIngestor(store, LiveHub(), staging=tmp_path / "live",
                             reference=cctv_folder.parent, pseudonymiser=KEY)
     return LiveService(store, ingestor, queue=4)
@@ -153,7 +154,7 @@ def test_live_messages_crossing_a_red_line_are_quarantined_and_scrubbed_from_the
 
 
 @pytest.fixture
-def pushing(store: DuckDBStore, live: LiveService) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def pushing(store: Store, live: LiveService) -> Iterator[tuple[TestClient, dict[str, str]]]:
     token, _ = create_api_token(store, "fuzz-box", by=Actor("test", "admin"))
     with TestClient(create_app(store, live_service=live)) as client:
         yield client, {"Authorization": f"Bearer {token}"}
@@ -199,7 +200,7 @@ def reports_with_carriers(draw: st.DrawFn) -> tuple[dict[str, Any], Carrier]:
 @FUZZ
 @given(case=reports_with_carriers())
 def test_field_reports_carrying_an_image_or_a_red_line_field_are_refused(
-        case: tuple[dict[str, Any], Carrier], store: DuckDBStore, live: LiveService,
+        case: tuple[dict[str, Any], Carrier], store: Store, live: LiveService,
         pushing: tuple[TestClient, dict[str, str]]) -> None:
     client, machine = pushing
     report, carrier = case

@@ -37,9 +37,10 @@ from belvedere.privacy.redlines import Finding, person_findings, person_key, tex
 from belvedere.privacy.release import Actor
 from belvedere.privacy.tokens import create_api_token
 from belvedere.privacy.users import add_user, open_session
-from belvedere.store.base import AlertRow
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import AlertRow, Store
+from belvedere.store.factory import open_store
 from tests.api.test_route_rules import API_ROUTES, PUBLIC, ROLES, rule_of
+from tests.backends import copy_store, discard_store
 
 # The role an output is checked for: the first of these a route admits (operators see cells).
 PREFERENCE = ("operator", "dpo", "analyst", "admin", "agent", "machine", "public")
@@ -70,8 +71,8 @@ def schema_properties(schema: dict[str, Any], components: dict[str, Any],
     return names
 
 
-def test_no_response_schema_of_the_api_has_a_person_keyed_field() -> None:
-    app = create_app(DuckDBStore(":memory:"))
+def test_no_response_schema_of_the_api_has_a_person_keyed_field(store: Store) -> None:
+    app = create_app(store)
     spec = app.openapi()
     components = spec.get("components", {}).get("schemas", {})
     checked, bad = 0, []
@@ -108,7 +109,7 @@ def test_the_check_itself_catches_person_keys_and_values() -> None:
 # -- every route, answered on the simulated city ----------------------------------------------
 
 
-def _headers(store: DuckDBStore, role: str) -> dict[str, str]:
+def _headers(store: Store, role: str) -> dict[str, str]:
     if role == "machine":
         token, _ = create_api_token(store, f"redlines-{role}", by=Actor("test", "admin"))
     else:
@@ -126,7 +127,7 @@ def _alert(place: str, zone: str) -> AlertRow:
 
 
 @pytest.fixture
-def served(city_store: DuckDBStore, city_dir: Path, tmp_path: Path
+def served(city_store: Store, city_dir: Path, tmp_path: Path
            ) -> Iterator[tuple[TestClient, dict[str, Any]]]:
     """The app over the simulated city (with a backtest report and two alerts), and the values
     its path parameters and request bodies take."""
@@ -234,7 +235,7 @@ def _findings(media: str, body: bytes, tmp_path: Path) -> list[Finding]:
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 def test_no_route_answers_with_a_person_keyed_field_or_value(
-        served: tuple[TestClient, dict[str, Any]], city_store: DuckDBStore,
+        served: tuple[TestClient, dict[str, Any]], city_store: Store,
         tmp_path: Path) -> None:
     client, values = served
     headers = {role: _headers(city_store, role) for role in ROLES}
@@ -261,10 +262,17 @@ def test_no_route_answers_with_a_person_keyed_field_or_value(
 # -- exports of the command line ----------------------------------------------------------------
 
 
-def test_no_cli_export_is_keyed_by_a_person(city_store_path: Path, tmp_path: Path) -> None:
-    store = tmp_path / "city.duckdb"
-    shutil.copy(city_store_path, store)
-    db = DuckDBStore(store)
+@pytest.fixture
+def city_copy(city_store_url: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a private copy of the ingested city (the commands write to its access log)."""
+    url = copy_store(city_store_url, tmp_path)
+    yield url
+    discard_store(url)
+
+
+def test_no_cli_export_is_keyed_by_a_person(city_copy: str, tmp_path: Path) -> None:
+    store = city_copy
+    db = open_store(store)
     end = db.data_period()[1]  # type: ignore[index]
     match = next(r for r in db.planned_events(
         datetime(2024, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)).to_pylist()
@@ -286,7 +294,7 @@ def test_no_cli_export_is_keyed_by_a_person(city_store_path: Path, tmp_path: Pat
     }
     bad = []
     for name, args in runs.items():
-        result = runner.invoke(cli_app, [*args, "--store", str(store)])
+        result = runner.invoke(cli_app, [*args, "--store", store])
         assert result.exit_code == 0, (name, result.output)
         path = tmp_path / name
         if path.suffix == ".csv":
@@ -306,7 +314,7 @@ def test_no_cli_export_is_keyed_by_a_person(city_store_path: Path, tmp_path: Pat
 
 
 def test_every_forecaster_forecasts_per_cell_and_explains_without_a_person(
-        city_store: DuckDBStore) -> None:
+        city_store: Store) -> None:
     data = load_event_data(city_store).without_patrol_discoveries()
     end = city_store.data_period()[1]  # type: ignore[index]
     until = end - timedelta(days=3)
@@ -320,7 +328,7 @@ def test_every_forecaster_forecasts_per_cell_and_explains_without_a_person(
         assert person_findings(model.explain()) == [], name
 
 
-def test_event_impact_and_anomaly_outputs_are_keyed_by_place(city_store: DuckDBStore) -> None:
+def test_event_impact_and_anomaly_outputs_are_keyed_by_place(city_store: Store) -> None:
     from belvedere.grid.places import VENUES
     from belvedere.models.anomalies import CANDIDATE_SCHEMA, OBSERVATION_SCHEMA
     from belvedere.models.event_impact import EventImpactModel, ImpactEvent, history_from_store

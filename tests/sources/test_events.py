@@ -12,7 +12,7 @@ from belvedere.errors import SourceError
 from belvedere.sources.events import EventsCalendar
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 
 KEY = Pseudonymiser.ephemeral()
 CALENDAR = EventsCalendar()
@@ -302,15 +302,14 @@ def test_events_one_event_in_three_formats_gives_one_record(tmp_path: Path) -> N
     assert records[0] == records[1] == records[2]
 
 
-def test_events_every_row_is_stored_duplicate_quarantined_or_filtered(tmp_path: Path) -> None:
+def test_events_every_row_is_stored_duplicate_quarantined_or_filtered(
+        tmp_path: Path, store: Store) -> None:
     folder = tmp_path / "evenements"
     folder.mkdir()
     write(folder, "a.csv", f"{HEADER}\nOM-1;match_football;OM;velodrome;;;2024-03-02 21:00;"
           "2024-03-02 22:50;;\nOM-1;match_football;OM;velodrome;;;2024-03-02 21:00;"
           "2024-03-02 22:50;;\nX;emeute;x;velodrome;;;2024-03-02 21:00;2024-03-02 22:50;;\n")
     write(folder, "b.ics", ics(OM_EVENT + "STATUS:CANCELLED", OM_EVENT))
-    db = DuckDBStore(tmp_path / "s.duckdb")
-    report = ingest_folder(db, tmp_path, sources=["events"])
+    report = ingest_folder(store, tmp_path, sources=["events"])
     assert report.totals()["events"] == {"files": 2, "read": 5, "stored": 2, "duplicates": 1,
                                          "quarantined": 1, "filtered": 1}
-    db.close()

@@ -17,7 +17,8 @@ from belvedere.errors import SourceError
 from belvedere.sources.base import ParsedFile
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.transit import Transit
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from tests import rawsql
 from tests.sources.test_transit import KEY, cell, gtfs_files, write_gtfs, write_validations
 
 NOW = datetime(2024, 3, 2, 16, 50, tzinfo=UTC)  # 17:50 in Marseille
@@ -165,7 +166,7 @@ def test_route_alert_without_trips_has_no_place_and_is_quarantined(tmp_path: Pat
 
 
 def test_alert_text_never_reaches_the_records_the_quarantine_or_the_store(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store: Store) -> None:
     folder = tmp_path / "transports"
     write_gtfs(folder)
     write_feed(folder, [
@@ -178,12 +179,10 @@ def test_alert_text_never_reaches_the_records_the_quarantine_or_the_store(
     assert parsed.minimised["dropped:alert_text"] == 4
     dumped = json.dumps([t.to_pylist() for t in parsed.records.values()]
                         + [parsed.quarantine.to_pylist(), parsed.notes], default=str)
-    db = DuckDBStore(tmp_path / "s.duckdb")
-    ingest_folder(db, tmp_path, sources=["transit"])
-    stored = json.dumps([db._con.sql(f"select * from {t}").fetchall()
+    ingest_folder(store, tmp_path, sources=["transit"])
+    stored = json.dumps([rawsql.query(store, f"SELECT * FROM {t}")
                          for t in ("incidents", "measurements", "quarantine", "ingest_batches")],
                         default=str)
-    db.close()
     for text in (dumped, stored):
         assert "alert|A1|STC" in text
         assert "Dupont" not in text and "Grève" not in text and "06 12" not in text
@@ -292,23 +291,21 @@ def test_every_row_is_stored_quarantined_or_filtered_exactly_once(tmp_path: Path
 
 
 def test_ingesting_the_transit_folder_twice_stores_nothing_the_second_time(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store: Store) -> None:
     folder = tmp_path / "transports"
     write_gtfs(folder)
     write_validations(folder, ["STC,2024-03-02,17,120", "XXX,2024-03-02,17,1"])
     write_feed(folder, [alert("A1", stops=["STC", "NOPE"]), vehicle("V1"),
                         trip_update("TU1", "T1", [{"seq": 2, "arrival": {"delay": 90}}])])
-    db = DuckDBStore(tmp_path / "s.duckdb")
-    first = ingest_folder(db, tmp_path, sources=["transit"])
+    first = ingest_folder(store, tmp_path, sources=["transit"])
     assert not first.refused
     assert first.totals()["transit"] == {"files": 2, "read": 6, "stored": 3, "duplicates": 0,
                                          "quarantined": 2, "filtered": 1}
     (rt_batch,) = [b for b in first.batches if str(b.file).endswith(".pb")]
     assert rt_batch.quarantine_rules == {"unknown_site": 1}
     assert rt_batch.minimised == {"dropped:alert_text": 1, "dropped:vehicle_position": 1}
-    second = ingest_folder(db, tmp_path, sources=["transit"])
+    second = ingest_folder(store, tmp_path, sources=["transit"])
     assert second.stored == 0
     assert second.totals()["transit"]["duplicates"] == 3
-    assert db.count("incidents", "transit") == 1 and db.count("measurements", "transit") == 2
-    assert {r["site_id"] for r in db.sites().to_pylist()} >= {"STC", "VPO", "STA-CAS"}
-    db.close()
+    assert store.count("incidents", "transit") == 1 and store.count("measurements", "transit") == 2
+    assert {r["site_id"] for r in store.sites().to_pylist()} >= {"STC", "VPO", "STA-CAS"}

@@ -14,8 +14,8 @@ from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.base import SituationQuery
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import SituationQuery, Store
+from tests import rawsql
 
 KEY = Pseudonymiser(b"k" * 32)
 
@@ -53,27 +53,25 @@ def mapping_file(tmp_path: Path, text: str) -> Path:
 
 
 def test_zone_only_day_only_records_are_counted_by_zone_and_day_never_by_cell_or_hour(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store: Store) -> None:
     source = IncidentLog(load_mapping(mapping_file(tmp_path, ZONE_MAPPING)))
     data = tmp_path / "log.csv"
     data.write_text("when,area,kind\n2022-05-01,3,THEFT\n2022-05-01,3,THEFT\n"
                     "2022-05-01,12,THEFT\n2022-05-02,,THEFT\n")
-    db = DuckDBStore(tmp_path / "s.duckdb")
     report = IngestReport()
-    ingest_file(db, source, data, KEY, report)
+    ingest_file(store, source, data, KEY, report)
     (batch,) = report.batches
     assert (batch.rows_read, batch.rows_stored, batch.rows_quarantined) == (4, 2, 2)
     assert sorted(batch.quarantine_rules.items()) == [("no_place", 2)]
     window = dict(start=datetime(2022, 5, 1, tzinfo=UTC), end=datetime(2022, 5, 3, tzinfo=UTC))
-    by_zone = db.situation(SituationQuery(level="zone", bin="day", **window)).to_pylist()
+    by_zone = store.situation(SituationQuery(level="zone", bin="day", **window)).to_pylist()
     assert [(r["place"], r["bin_start"], r["value"]) for r in by_zone] == [
         ("town-3", datetime(2022, 5, 1), 2.0)]
-    assert db.situation(SituationQuery(level="cell", bin="day", **window)).num_rows == 0
-    assert db.situation(SituationQuery(level="zone", bin="hour", **window)).num_rows == 0
+    assert store.situation(SituationQuery(level="cell", bin="day", **window)).num_rows == 0
+    assert store.situation(SituationQuery(level="zone", bin="hour", **window)).num_rows == 0
     again = IngestReport()
-    ingest_file(db, source, data, KEY, again)
+    ingest_file(store, source, data, KEY, again)
     assert again.batches[0].rows_stored == 0 and again.batches[0].rows_duplicate == 2
-    db.close()
 
 
 def test_latin1_export_with_french_hours_is_read_when_declared_and_detected_when_auto(
@@ -154,7 +152,7 @@ def test_a_file_without_a_required_column_is_refused_whole_with_the_column_named
 
 
 def test_an_overlapping_later_export_adds_only_its_new_rows_and_moves_the_cursor(
-        tmp_path: Path) -> None:
+        tmp_path: Path, store: Store) -> None:
     source = IncidentLog.packaged("marseille_police_log")
     first, later = tmp_path / "export-1.csv", tmp_path / "export-2.csv"
     write_police_log(first, 100, seed=1, first_id=0)
@@ -162,19 +160,17 @@ def test_an_overlapping_later_export_adds_only_its_new_rows_and_moves_the_cursor
     extra = tmp_path / "extra.csv"
     write_police_log(extra, 50, seed=2, first_id=100)  # …plus 50 new ones
     later.write_bytes(later.read_bytes() + extra.read_bytes().split(b"\r\n", 1)[1])
-    db = DuckDBStore(tmp_path / "s.duckdb")
     reports = []
     for path in (first, later):
         report = IngestReport()
-        ingest_file(db, source, path, KEY, report)
+        ingest_file(store, source, path, KEY, report)
         reports.append(report.batches[0])
     kept_first = reports[0].rows_stored
     assert reports[1].rows_read == 150
     assert reports[1].rows_duplicate == kept_first
-    assert reports[1].rows_stored == db.count("incidents") - kept_first
+    assert reports[1].rows_stored == store.count("incidents") - kept_first
     assert 40 <= reports[1].rows_stored <= 50  # the new rows (a few land in the sea)
-    (cursor,) = db.cursors().to_pylist()
-    newest = db._con.execute("SELECT max(ts) FROM incidents").fetchall()[0][0]
+    (cursor,) = store.cursors().to_pylist()
+    newest = rawsql.scalar(store, "SELECT max(ts) FROM incidents")
     assert cursor["source"] == "police_log" and cursor["last_ts"] == newest
     assert cursor["last_file"] == str(later)
-    db.close()

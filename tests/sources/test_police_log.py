@@ -8,7 +8,8 @@ from pathlib import Path
 from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import ingest_folder
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
+from tests import rawsql
 from tests.sources.feeds import police_row, write_police_log
 
 POLICE = IncidentLog.packaged("marseille_police_log")
@@ -61,21 +62,18 @@ def test_police_log_quarantines_points_outside_the_city(tmp_path: Path) -> None:
     assert q["rule"] == "outside_area" and "48.8566" in q["reason"]
 
 
-def test_every_police_row_is_stored_duplicate_or_quarantined(tmp_path: Path) -> None:
+def test_every_police_row_is_stored_duplicate_or_quarantined(tmp_path: Path,
+                                                             store: Store) -> None:
     rows = [police_row("MC-1"), police_row("MC-1"), police_row("MC-2", lat="x"),
             police_row("MC-3", nature="INCONNU"), police_row("", when="01/01/2024 10:00")]
     write_police_log(tmp_path / "police", rows)
-    db = DuckDBStore(tmp_path / "s.duckdb")
-    report = ingest_folder(db, tmp_path, sources=["police_log"])
+    report = ingest_folder(store, tmp_path, sources=["police_log"])
     (batch,) = report.batches
     assert (batch.rows_read, batch.rows_stored, batch.rows_duplicate,
             batch.rows_quarantined) == (5, 2, 1, 2)
     assert batch.quarantine_rules == {"no_place": 1, "no_id": 1}
-    assert db.count("incidents", "police_log") == 2
-    cats = {r["source_category"]: r["category"] for r in
-            db._con.sql("select source_category, category from incidents").to_arrow_table()
-            .to_pylist()}
+    assert store.count("incidents", "police_log") == 2
+    cats = dict(rawsql.query(store, "SELECT source_category, category FROM incidents"))
     assert cats["INCONNU"] == "other"
-    q = db.quarantined("police_log").to_pylist()
+    q = store.quarantined("police_log").to_pylist()
     assert {r["file"] for r in q} == {str(tmp_path / "police" / "main_courante.csv")}
-    db.close()

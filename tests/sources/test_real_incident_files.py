@@ -17,7 +17,7 @@ from belvedere.sources.incident_log import IncidentLog
 from belvedere.sources.ingest import IngestReport, ingest_file
 from belvedere.sources.mapping import load_mapping, parse_mapping, read_mapping_data
 from belvedere.sources.minimise import Pseudonymiser
-from belvedere.store.duckdb import DuckDBStore
+from belvedere.store.base import Store
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 KEY = Pseudonymiser(b"k" * 32)
@@ -42,25 +42,23 @@ def real_file(relative: str) -> Path:
 
 @pytest.mark.parametrize("mapping", sorted(CASES))
 def test_real_file_ingests_with_every_row_stored_or_quarantined(
-        mapping: str, tmp_path: Path) -> None:
+        mapping: str, store: Store) -> None:
     relative, rows, quarantined = CASES[mapping]
     path = real_file(relative)
-    db = DuckDBStore(tmp_path / "real.duckdb")
     report = IngestReport()
-    ingest_file(db, IncidentLog.packaged(mapping), path, KEY, report)
+    ingest_file(store, IncidentLog.packaged(mapping), path, KEY, report)
     (batch,) = report.batches
     assert batch.rows_read == rows
     assert batch.rows_read == batch.rows_stored + batch.rows_quarantined
     assert batch.rows_duplicate == 0
     assert batch.quarantine_rules == quarantined
-    reasons = Counter(r["rule"] for r in db.quarantined(mapping).to_pylist())
+    reasons = Counter(r["rule"] for r in store.quarantined(mapping).to_pylist())
     assert reasons == Counter(quarantined)
-    assert db.count("incidents", mapping) == rows - sum(quarantined.values())
+    assert store.count("incidents", mapping) == rows - sum(quarantined.values())
     again = IngestReport()
-    ingest_file(db, IncidentLog.packaged(mapping), path, KEY, again)
+    ingest_file(store, IncidentLog.packaged(mapping), path, KEY, again)
     assert again.batches[0].rows_stored == 0
     assert again.batches[0].rows_duplicate == batch.rows_stored
-    db.close()
 
 
 def test_toronto_hours_are_local_and_identical_rows_are_kept_as_distinct_offences() -> None:
@@ -107,7 +105,8 @@ def test_portland_state_plane_feet_land_on_the_published_lon_lat() -> None:
     assert set(mine["time_precision"]) == {"day"}
 
 
-def test_a_corrupted_copy_of_a_real_file_is_accounted_for_row_by_row(tmp_path: Path) -> None:
+def test_a_corrupted_copy_of_a_real_file_is_accounted_for_row_by_row(
+        tmp_path: Path, store: Store) -> None:
     source_path = real_file(CASES["toronto_mci"][0])
     lines = gzip.decompress(source_path.read_bytes()).split(b"\n")[:3001]  # header + 3,000 rows
     header, rows = lines[0], lines[1:]
@@ -141,20 +140,18 @@ def test_a_corrupted_copy_of_a_real_file_is_accounted_for_row_by_row(tmp_path: P
     valid = [tuple(row.split(b",")[i] for i in keys)
              for k, row in enumerate(rows[:-1]) if k not in corrupted]
     natural_repeats = len(valid) - len(set(valid))
-    db = DuckDBStore(tmp_path / "c.duckdb")
     report = IngestReport()
-    ingest_file(db, source, path, KEY, report)
+    ingest_file(store, source, path, KEY, report)
     (batch,) = report.batches
     assert batch.rows_read == len(body) == 3_010
     assert batch.quarantine_rules == {"bad_time": 10, "outside_area": 10, "ragged_row": 6,
                                       "bad_encoding": 5}
     assert batch.rows_read == batch.rows_stored + batch.rows_duplicate + batch.rows_quarantined
     assert batch.rows_duplicate == 10 + natural_repeats
-    reasons = {r["line"]: r["reason"] for r in db.quarantined("toronto_mci").to_pylist()}
+    reasons = {r["line"]: r["reason"] for r in store.quarantined("toronto_mci").to_pylist()}
     assert "2015/13/45" in reasons[12] and "48.8566" in reasons[22]
     assert "does not have 14 fields" in reasons[32] and "not valid utf-8" in reasons[42]
     assert max(reasons) == len(body) + 1  # the truncated last line, named by its line number
     again = IngestReport()
-    ingest_file(db, source, path, KEY, again)
+    ingest_file(store, source, path, KEY, again)
     assert again.batches[0].rows_stored == 0
-    db.close()
