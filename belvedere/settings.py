@@ -51,6 +51,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("host", "BELVEDERE_HOST", "127.0.0.1",
                 "Address `belvedere serve` listens on. Keep loopback unless behind a proxy."),
         Setting("port", "BELVEDERE_PORT", "8000", "Port `belvedere serve` listens on."),
+        Setting("workers", "BELVEDERE_WORKERS", "1",
+                "Web worker processes of `belvedere serve` (PostgreSQL store only: the "
+                "embedded DuckDB file has one process). The live bridge, the retention job and "
+                "the log's signatures stay in the parent process; each worker's live picture "
+                "follows the store (docs/deployment.md)."),
         Setting("demo_dir", "BELVEDERE_DEMO_DIR", "demo-data",
                 "Folder where `belvedere demo` writes the synthetic city's feeds."),
         Setting("reports", "BELVEDERE_REPORTS", "belvedere-reports",
@@ -119,7 +124,7 @@ def setting(name: str) -> str:
 
 
 SERVER_OWNED = frozenset({"store", "home", "pseudonym_key", "audit_key", "env", "host", "port",
-                          "live_dir"})
+                          "workers", "live_dir"})
 """Settings a command handed to a running server cannot change there: which store, the keys,
 the environment's rules, where the server listens and keeps its live folder are the server's."""
 

@@ -8,6 +8,7 @@ CLI hands over (:mod:`belvedere.cli.handoff`) so that every other command keeps 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from belvedere.cli.context import (
     StoreOpt,
     cli_actor,
     console,
+    deployment_of,
     here,
     opened,
     warn_deployment,
@@ -31,7 +33,7 @@ from belvedere.cli.context import (
 from belvedere.cli.feeds import ingest_with_progress, simulate
 from belvedere.cli.handoff import HandoffServer
 from belvedere.cli.picture import run_backtest, summary_table
-from belvedere.errors import AuditLogBroken
+from belvedere.errors import AuditLogBroken, ConfigError
 from belvedere.live.service import DEFAULT_BROKER, LiveService
 from belvedere.privacy import audit
 from belvedere.privacy.deployment import DEMO_USERS, check_demo_allowed, purge_interval
@@ -81,20 +83,37 @@ def serve(
     mqtt: Annotated[str, typer.Option(help=SETTINGS["mqtt_url"].help)] = setting("mqtt_url"),
     gtfs_rt: Annotated[str, typer.Option("--gtfs-rt", help=SETTINGS["gtfs_rt_url"].help)
                        ] = setting("gtfs_rt_url"),
+    workers: Annotated[int, typer.Option(min=1, max=64, help=SETTINGS["workers"].help)
+                       ] = int(setting("workers")),
 ) -> None:
     """Serve the API and the dashboard; with --mqtt, the MQTT bridge too (docs/live.md).
-    While it runs, other `belvedere` commands on the same store are handed to it."""
+    While it runs, other `belvedere` commands on the same store are handed to it (embedded
+    store), or simply run beside it (PostgreSQL; several web workers with --workers)."""
     import uvicorn
 
     from belvedere.api.main import create_app
 
+    if workers > 1 and deployment_of(store).kind != "postgresql":
+        raise ConfigError(f"--workers {workers} needs the PostgreSQL store: the embedded DuckDB "
+                          "file is one process's (docs/deployment.md)")
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
     # it found: this one, so that the store is released as on Ctrl+C (the live bridge commits
     # and acknowledges, the access log is signed) and the exit status says a clean stop (0).
     signal.signal(signal.SIGTERM, _stopped)
     with _running(store, mqtt, gtfs_rt) as (db, live):
-        console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)")
+        console.print(f"belvedere on [bold]http://{host}:{port}[/bold] (API docs: /api/docs)"
+                      + (f", {workers} web workers" if workers > 1 else ""))
         # Open live streams would hold the shutdown: they are cut after 3 s.
+        if workers > 1:
+            # Each worker builds its own app over the same store (belvedere.cli.workers),
+            # told which by the environment it inherits.
+            os.environ[SETTINGS["store"].env] = db.deployment.url
+            # A worker busy with a long request still answers the supervisor's health check,
+            # but late on a loaded machine: 30 s before it is taken as hung and replaced.
+            uvicorn.run("belvedere.cli.workers:app", factory=True, workers=workers, host=host,
+                        port=port, log_level="warning", timeout_graceful_shutdown=3,
+                        timeout_worker_healthcheck=30)
+            return
         uvicorn.run(create_app(db, reports_dir=db.deployment.reports_dir, live_service=live),
                     host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
@@ -196,7 +215,7 @@ def demo(
     console.print(logins)
     if serve_:
         serve(store=store, host=setting("host"), port=port, mqtt=setting("mqtt_url"),
-              gtfs_rt=setting("gtfs_rt_url"))
+              gtfs_rt=setting("gtfs_rt_url"), workers=int(setting("workers")))
 
 
 @app.command("basemap")

@@ -71,6 +71,8 @@ LEAD = timedelta(minutes=2)
 STEP_S = 10
 """Windows move in steps of 10 s of the records' time (``last_60_min`` holds 60 min to 60 min
 10 s of records, ``current_hour`` exactly the hour)."""
+KNOWN_BATCHES = 100_000
+"""How many published batch numbers a hub remembers, to count a batch seen twice once."""
 MAX_IDS = 20_000
 """Record ids one (coalesced) update carries at most; older ids beyond are dropped, counts stay."""
 
@@ -282,14 +284,29 @@ class LiveHub:
         now = self.clock()
         self._last = LiveUpdate(0, now, {n: r.window(now) for n, r in self._windows.items()})
         self._subscriptions: list[Subscription] = []
+        # The batches published, newest last (bounded): a batch arriving twice — committed
+        # here and seen again by a StoreFollower — counts once.
+        self._batches: set[int] = set()
+        self._batch_order: deque[int] = deque()
 
     # -- publishing ----------------------------------------------------------------------------
 
     def publish(self, arrivals: Iterable[Arrival],
                 records: dict[RecordKind, pa.Table] | None = None) -> LiveUpdate:
         """Add the stored ``records`` to the windows and publish an update carrying
-        ``arrivals``; returns the update (subscribers get it through their queues)."""
+        ``arrivals``; returns the update (subscribers get it through their queues). A batch
+        already published is not counted again: given only such arrivals, nothing changes and
+        the latest update is returned."""
+        arrivals = tuple(arrivals)
         with self._lock:
+            fresh = tuple(a for a in arrivals if a.batch_id not in self._batches)
+            if arrivals and not fresh:
+                return self._last
+            for a in fresh:
+                self._batches.add(a.batch_id)
+                self._batch_order.append(a.batch_id)
+                if len(self._batch_order) > KNOWN_BATCHES:
+                    self._batches.discard(self._batch_order.popleft())
             now = self.clock()
             bounds = []
             for rolling in self._windows.values():
@@ -298,7 +315,7 @@ class LiveHub:
             for ts, key, value in _entries(records or {}):
                 for rolling, lower in bounds:
                     rolling.add(ts, key, value, lower, now + LEAD)
-            update = self._make(tuple(arrivals), now)
+            update = self._make(fresh, now)
             subscribers = list(self._subscriptions)
         for sub in subscribers:
             sub.offer(update)
@@ -321,6 +338,11 @@ class LiveHub:
                                                  for name, r in self._windows.items()},
                                 arrivals)
         return self._last
+
+    def knows(self, batch_id: int) -> bool:
+        """Whether batch ``batch_id`` was published here (among the latest ones)."""
+        with self._lock:
+            return batch_id in self._batches
 
     def current(self) -> LiveUpdate:
         """The latest update (windows aged to the clock are published by :meth:`tick`)."""

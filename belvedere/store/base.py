@@ -364,8 +364,15 @@ class Store(Protocol):
         """Stored records per source, over every kind."""
         ...
 
-    def batches(self) -> pa.Table:
-        """The ingest log."""
+    def batches(self, *, after: int | None = None, since: datetime | None = None) -> pa.Table:
+        """The ingest log, by batch number (only the batches numbered above ``after``, and
+        only those started at or after ``since``)."""
+        ...
+
+    def batch_records(self, batch_id: int, *, since: datetime) -> dict[RecordKind, pa.Table]:
+        """The incidents and measurements batch ``batch_id`` stored whose own time (an
+        incident's ``ts``, a measurement's ``start``) is at or after ``since``, every column —
+        what another process's live picture needs of a batch it did not commit."""
         ...
 
     def batch_source_ids(self, batch_id: int) -> dict[RecordKind, list[str]]:

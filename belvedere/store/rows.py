@@ -44,6 +44,22 @@ TIME_COLUMNS: dict[RecordKind, str] = {
     "measurements": "start",
     "planned_events": "start",
 }
+LIVE_KINDS: tuple[RecordKind, ...] = ("incidents", "measurements")
+"""The kinds a live picture counts (planned events are not arrivals)."""
+
+
+def batch_records_sql(kind: RecordKind) -> str:
+    """The records of one batch (``?`` its number) from a time (``?``) on."""
+    return (f'SELECT * FROM {kind} WHERE batch_id = ? AND "{TIME_COLUMNS[kind]}" >= ? '
+            "ORDER BY source_id")
+
+
+def batches_sql(after: int | None, since: datetime | None) -> tuple[str, list[object]]:
+    """The ingest log by batch number, only above ``after`` and from ``since`` when given."""
+    where, params = filters(("batch_id > ?", after), ("started_at >= ?", since))
+    return f"SELECT * FROM ingest_batches WHERE {where} ORDER BY batch_id", params
+
+
 # The local wall-clock column each kind derives at append time, from which UTC column.
 LOCAL_COLUMNS: dict[RecordKind, tuple[str, str]] = {
     "incidents": ("ts_local", "ts"),

@@ -137,6 +137,35 @@ def test_batch_source_ids_are_what_each_batch_stored(contract_store: Store) -> N
     assert stored(99) == {}
 
 
+def test_batches_after_a_number_and_a_batchs_records_from_a_time(contract_store: Store) -> None:
+    db = contract_store
+    first = db.append_batch(batch(incidents=[incident(1, -30), incident(2, 10)],
+                                  measurements=[measurement(1, T0 - timedelta(hours=2)),
+                                                measurement(2, T0)]))
+    second = db.append_batch(batch("mobile_presence", "m.csv", incidents=[incident(1)],
+                                   measurements=[measurement(3, T0 + timedelta(minutes=5))]))
+    assert db.batches(after=None)["batch_id"].to_pylist() == [first.batch_id, second.batch_id]
+    assert db.batches(after=first.batch_id)["batch_id"].to_pylist() == [second.batch_id]
+    assert db.batches(after=second.batch_id).num_rows == 0
+    started = db.batches()["started_at"].to_pylist()
+    assert db.batches(since=started[1])["batch_id"].to_pylist() == [second.batch_id]
+    assert db.batches(since=started[1] + timedelta(days=1)).num_rows == 0
+    assert db.batches(after=first.batch_id, since=started[0])["batch_id"].to_pylist() == [
+        second.batch_id]
+
+    held = db.batch_records(first.batch_id, since=T0)
+    assert set(held) == {"incidents", "measurements"}
+    assert held["incidents"]["source_id"].to_pylist() == ["MC-2"]
+    assert held["measurements"]["source_id"].to_pylist() == ["m2"]
+    assert held["incidents"]["ts"].to_pylist() == [T0 + timedelta(minutes=10)]
+    assert {"cell", "zone", "category", "source"} <= set(held["incidents"].column_names)
+    assert {"start", "metric", "value"} <= set(held["measurements"].column_names)
+    # A batch's duplicates are not its records: incident MC-1 was the first batch's.
+    later = db.batch_records(second.batch_id, since=T0 - timedelta(days=1))
+    assert later["incidents"].num_rows == 0
+    assert later["measurements"]["source_id"].to_pylist() == ["m3"]
+
+
 def test_a_batch_that_fails_midway_leaves_nothing_behind(contract_store: Store) -> None:
     db = contract_store
     good = to_table(Incident, [incident(1)])

@@ -380,9 +380,14 @@ class PostgresStore:
             return None
         return found[0][0].astimezone(UTC), found[0][1].astimezone(UTC)
 
-    def batches(self) -> pa.Table:
-        """The ingest log, oldest first."""
-        return self._arrow("SELECT * FROM ingest_batches ORDER BY batch_id")
+    def batches(self, *, after: int | None = None, since: datetime | None = None) -> pa.Table:
+        """The ingest log, oldest first (only above ``after``, from ``since``)."""
+        return self._arrow(*rows.batches_sql(after, since))
+
+    def batch_records(self, batch_id: int, *, since: datetime) -> dict[RecordKind, pa.Table]:
+        """The live kinds' records of batch ``batch_id`` from ``since`` on."""
+        return {kind: self._arrow(rows.batch_records_sql(kind), [batch_id, since])
+                for kind in rows.LIVE_KINDS}
 
     def batch_source_ids(self, batch_id: int) -> dict[RecordKind, list[str]]:
         """Per record kind, the ``source_id`` of the records batch ``batch_id`` stored."""
