@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from belvedere.errors import PolicyDenied
 from belvedere.grid.records import PlannedEvent, to_table
 from belvedere.models.event_impact import BOUNDS, totals
-from belvedere.privacy import audit, ledger
+from belvedere.privacy import audit, ledger, repeats
 from belvedere.privacy.dp import calibrate, noise_situation
 from belvedere.privacy.policy import (
     ALWAYS_THRESHOLDED,
@@ -67,7 +67,9 @@ class Release:
 
     ``table`` has the situation columns plus ``suppressed`` (bool); suppressed rows carry a null
     ``value``; ``n`` is null for thresholded roles. A noised release (``mechanism`` set) spent
-    ``epsilon`` on ledger line ``ledger_seq``; its table covers the public key domain
+    ``epsilon`` on ledger line ``ledger_seq`` — or, ``repeated``, is the answer that line
+    paid for, served again to an identical request on the same data
+    (:mod:`belvedere.privacy.repeats`); its table covers the public key domain
     (:mod:`belvedere.privacy.dp`): with categories, only the keys whose noisy value reached k
     are listed (``suppressed`` counts the others); without, every key is, suppressed or not.
     """
@@ -81,6 +83,7 @@ class Release:
     mechanism: str | None = None
     epsilon: float | None = None
     ledger_seq: int | None = None
+    repeated: bool = False
 
 
 def authorise(actor: Actor, purpose: str, *, outputs: tuple[str, ...] = (),
@@ -158,8 +161,9 @@ def release(store: Store, query: SituationQuery, actor: Actor, purpose: str) -> 
     agents; counts about residents still thresholded), or noised ones — the release is charged
     to the purpose's budget in the ledger first (:class:`PolicyDenied` when it would pass the
     cap), then every key of its domain gets calibrated noise, is clamped at 0 and suppressed
-    under k (:mod:`belvedere.privacy.dp`). A query naming no feed covers the feeds the purpose
-    allows.
+    under k (:mod:`belvedere.privacy.dp`). An identical request on the same data gets that
+    answer again, uncharged (:mod:`belvedere.privacy.repeats`). A query naming no feed covers
+    the feeds the purpose allows.
     """
     policy, rule = authorise(actor, purpose, outputs=("situation",), datasets=query.sources)
     reg = registry()
@@ -169,29 +173,45 @@ def release(store: Store, query: SituationQuery, actor: Actor, purpose: str) -> 
     what: dict[str, object] = {"resource": "situation", "requested": query.describe(),
                                "granted": granted.describe()}
     charged = None
+    kept: repeats.Kept | None = None
     if not rule.noised:
         table, hidden = suppress(store.situation(granted), policy)
         k = applied_k(query, policy)
     else:
         mech = calibrate(rule.mechanism, epsilon=rule.epsilon, rho=rule.rho,
                          delta=rule.delta or 0.0)
-        charged = ledger.charge(store, actor=actor.username, role=actor.role, purpose=purpose,
-                                datasets=list(granted.sources), query=granted.describe(),
-                                mech=mech, reg=reg)
         k = policy.k if policy.k is not None else DEFAULT_K
-        noised = noise_situation(store.situation(granted), granted,
-                                 [reg.datasets[d] for d in granted.sources], k, mech,
-                                 keep_suppressed=not granted.by_category)
-        table, hidden = noised.table, noised.suppressed
-        what.update(mechanism=mech.name, epsilon=mech.epsilon, delta=mech.delta,
-                    ledger=charged.seq, withheld=noised.withheld)
+        key = repeats.key_of(store, role=actor.role, purpose=purpose, granted=granted,
+                             mech=mech, k=k)
+        kept = repeats.find(store, key)
+        if kept is not None:
+            # The same request on the same data: the answer already released, at no cost.
+            what.update(mechanism=mech.name, epsilon=0.0, delta=0.0,
+                        repeat_of=kept.meta["ledger"], withheld=kept.meta["withheld"])
+        else:
+            charged = ledger.charge(store, actor=actor.username, role=actor.role,
+                                    purpose=purpose, datasets=list(granted.sources),
+                                    query=granted.describe(), mech=mech, reg=reg)
+            noised = noise_situation(store.situation(granted), granted,
+                                     [reg.datasets[d] for d in granted.sources], k, mech,
+                                     keep_suppressed=not granted.by_category)
+            kept = repeats.keep(store, key, noised.table, {
+                "ledger": charged.seq, "suppressed": noised.suppressed,
+                "withheld": noised.withheld, "mechanism": mech.name,
+                "epsilon": charged.epsilon})
+            what.update(mechanism=mech.name, epsilon=mech.epsilon, delta=mech.delta,
+                        ledger=charged.seq, withheld=noised.withheld)
+        table, hidden = kept.table, int(kept.meta["suppressed"])
     what.update(k=k, suppressed=hidden)
     row = audit.record(store, actor=actor.username, role=actor.role, purpose=purpose,
                        action="consultation", what=what, rows_released=table.num_rows)
+    if kept is None:
+        return Release(table=table, requested=query, granted=granted, k=k, suppressed=hidden,
+                       audit_seq=row.seq)
     return Release(table=table, requested=query, granted=granted, k=k, suppressed=hidden,
-                   audit_seq=row.seq, mechanism=charged.mechanism if charged else None,
-                   epsilon=charged.epsilon if charged else None,
-                   ledger_seq=charged.seq if charged else None)
+                   audit_seq=row.seq, mechanism=str(kept.meta["mechanism"]),
+                   epsilon=float(kept.meta["epsilon"]), ledger_seq=int(kept.meta["ledger"]),
+                   repeated=charged is None)
 
 
 def release_events(store: Store, start: datetime, end: datetime, actor: Actor,

@@ -273,6 +273,24 @@ class PurgeReceipt:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseRow:
+    """A noised answer kept for identical requests (:mod:`belvedere.privacy.repeats`).
+
+    Attributes:
+        key: digest of everything the answer depends on (role, purpose, granted query,
+            mechanism, the data's version).
+        released_at: when it was first released (UTC).
+        meta: what the release said of itself (k, suppressed, mechanism, ε, ledger line), JSON.
+        payload: the released table, Arrow IPC, base64.
+    """
+
+    key: str
+    released_at: datetime
+    meta: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerRow:
     """One noised release in the privacy-loss ledger (:mod:`belvedere.privacy.ledger`).
 
@@ -506,6 +524,16 @@ class Store(Protocol):
         purpose and period stay within the caps — the check and the append in one transaction,
         serialised with every other charge. Returns ``(stored row or None, ε spent, δ spent)``
         (the sums before this row)."""
+        ...
+
+    def kept_release(self, key: str) -> ReleaseRow | None:
+        """The answer kept under ``key``, or ``None``."""
+        ...
+
+    def keep_release(self, row: ReleaseRow, *, drop_before: datetime) -> ReleaseRow:
+        """Keep ``row`` unless an answer is already kept under its key — then that one is
+        returned (two processes releasing the same request at once give both the first
+        answer). Answers released before ``drop_before`` are dropped."""
         ...
 
     def ledger_rows(self, *, purpose: str | None = None, period: str | None = None,

@@ -261,4 +261,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        9,
+        "noised answers kept, so that an identical request gets the same answer at no new cost",
+        """
+        CREATE TABLE releases (
+            release_key VARCHAR PRIMARY KEY,
+            released_at TIMESTAMPTZ NOT NULL,
+            meta VARCHAR NOT NULL,
+            payload VARCHAR NOT NULL
+        );
+        CREATE INDEX releases_released_at ON releases (released_at);
+        """,
+    ),
 ]

@@ -31,6 +31,7 @@ from belvedere.store.base import (
     LedgerRow,
     PurgeReceipt,
     RecordKind,
+    ReleaseRow,
 )
 
 RECORD_TYPES: dict[RecordKind, type] = {
@@ -243,6 +244,18 @@ def filters(*pairs: tuple[str, object]) -> tuple[str, list[object]]:
             where.append(clause)
             params.append(value)
     return " AND ".join(where), params
+
+
+RELEASE_COLUMNS = "release_key, released_at, meta, payload"
+RELEASE_SELECT = f"SELECT {RELEASE_COLUMNS} FROM releases WHERE release_key = ?"
+RELEASE_INSERT = (f"INSERT INTO releases ({RELEASE_COLUMNS}) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (release_key) DO NOTHING")
+RELEASE_DROP = "DELETE FROM releases WHERE released_at < ?"
+
+
+def release_row(r: tuple[Any, ...]) -> ReleaseRow:
+    """A ``releases`` row as stored."""
+    return ReleaseRow(str(r[0]), r[1].astimezone(UTC), str(r[2]), str(r[3]))
 
 
 RECEIPT_COLUMNS = ('receipt_id, dataset, "table", "before", count, digest, aggregated, '

@@ -3,6 +3,7 @@ queues that coalesce instead of blocking, and update hooks."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -31,8 +32,12 @@ def incident(source_id: str, ts: datetime, *, cell: int = 1, zone: str = "13201"
                     "reported_by_public")
 
 
+_BATCHES = itertools.count(1)
+
+
 def arrival(*ids: str) -> Arrival:
-    return Arrival("police_log", 1, len(ids), len(ids), 0, 0, 0, ids)
+    """A committed batch's arrival (each a new batch: a hub counts a batch once)."""
+    return Arrival("police_log", next(_BATCHES), len(ids), len(ids), 0, 0, 0, ids)
 
 
 def incidents(*rows: Incident) -> dict[str, pa.Table]:
@@ -114,3 +119,14 @@ def test_update_hooks_run_on_their_own_thread_and_a_failing_hook_stops_nothing()
     assert seen == sorted(seen)
     hub.close()
     assert hub.subscriptions() == []
+
+
+def test_a_batch_published_twice_counts_once() -> None:
+    hub = LiveHub(clock=lambda: T0)
+    once = arrival("MC-1")
+    first = hub.publish([once], incidents(incident("MC-1", T0)))
+    assert hub.knows(once.batch_id)
+    again = hub.publish([once], incidents(incident("MC-1", T0)))  # e.g. its store follower
+    assert again is first and hub.current().seq == first.seq
+    assert hub.current().windows["last_60_min"].table.column("n").to_pylist() == [1]
+    assert hub.publish([]).seq == first.seq + 1  # an update without arrivals still goes out

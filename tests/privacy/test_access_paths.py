@@ -58,6 +58,10 @@ INFRASTRUCTURE: dict[str, str] = {
         "wires live ingestion; what it collects reaches people only through "
         "belvedere.privacy.live, which records every stream and snapshot",
     "belvedere.live.service.staging_folder": "a folder path beside the store; reads no data",
+    "belvedere.live.follow.StoreFollower":
+        "feeds a web worker's live hub with the batches other processes committed; what it "
+        "holds reaches people only through belvedere.privacy.live, which records every stream "
+        "and snapshot",
 }
 """Non-privacy code the human-facing layers may hand a store without recording: → why."""
 

@@ -130,10 +130,14 @@ def test_each_noised_release_is_one_ledger_line_and_the_cap_refuses_the_next(
         ledger.charge(filled, actor="filler", role="analyst", purpose="analysis",
                       datasets=["police_log"], query={},
                       mech=calibrate("discrete_laplace", epsilon=cap.epsilon - 1.0))
-        release(filled, q, analyst, "analysis")
+        # (Other days each time: the same request again would be its kept answer, free.)
+        q2 = dataclasses.replace(q, start=q.end, end=q.end + timedelta(days=2))
+        q3 = dataclasses.replace(q2, start=q2.end, end=q2.end + timedelta(days=2))
+        assert not release(filled, q2, analyst, "analysis").repeated
+        assert release(filled, q, analyst, "analysis").repeated  # fits whatever is left
         audit_lines = len(filled.audit_rows())
         with pytest.raises(PolicyDenied) as refused:
-            release(filled, q, analyst, "analysis")
+            release(filled, q3, analyst, "analysis")
     message = str(refused.value)
     assert "privacy budget exhausted for purpose 'analysis'" in message
     assert f"spent ε = {cap.epsilon:g}" in message and f"cap ε = {cap.epsilon:g}" in message

@@ -36,6 +36,7 @@ from belvedere.store.base import (
     PurgeReceipt,
     PurgeRule,
     RecordKind,
+    ReleaseRow,
     SituationQuery,
     UserRow,
     empty_quarantine,
@@ -557,6 +558,27 @@ class DuckDBStore:
                 con.rollback()
                 raise
         return stored, eps, delta
+
+    def kept_release(self, key: str) -> ReleaseRow | None:
+        """The answer kept under ``key``."""
+        found = self._con.cursor().execute(rows.RELEASE_SELECT, [key]).fetchall()
+        return rows.release_row(found[0]) if found else None
+
+    def keep_release(self, row: ReleaseRow, *, drop_before: datetime) -> ReleaseRow:
+        """Keep ``row`` unless its key is kept already (then return that one)."""
+        with self._write_lock:
+            con = self._con.cursor()
+            con.begin()
+            try:
+                con.execute(rows.RELEASE_DROP, [drop_before])
+                con.execute(rows.RELEASE_INSERT, [row.key, row.released_at, row.meta,
+                                                  row.payload])
+                kept = rows.release_row(con.execute(rows.RELEASE_SELECT, [row.key]).fetchall()[0])
+                con.commit()
+            except Exception:
+                con.rollback()
+                raise
+        return kept
 
     def ledger_rows(self, *, purpose: str | None = None, period: str | None = None,
                     limit: int | None = None) -> list[LedgerRow]:

@@ -56,6 +56,7 @@ from belvedere.store.base import (
     PurgeReceipt,
     PurgeRule,
     RecordKind,
+    ReleaseRow,
     SituationQuery,
     UserRow,
 )
@@ -630,6 +631,22 @@ class PostgresStore:
             stored = dataclasses.replace(row, seq=int(found[0]))
             con.execute(pg(rows.LEDGER_INSERT), [getattr(stored, f) for f in rows.LEDGER_FIELDS])
         return stored, eps, delta
+
+    def kept_release(self, key: str) -> ReleaseRow | None:
+        """The answer kept under ``key``."""
+        found = self._all(rows.RELEASE_SELECT, [key])
+        return rows.release_row(found[0]) if found else None
+
+    def keep_release(self, row: ReleaseRow, *, drop_before: datetime) -> ReleaseRow:
+        """Keep ``row`` unless its key is kept already (then return that one): the primary
+        key decides between two processes keeping the same request at once."""
+        with self._connection() as con, con.transaction():
+            con.execute(pg(rows.RELEASE_DROP), [drop_before])
+            con.execute(pg(rows.RELEASE_INSERT), [row.key, row.released_at, row.meta,
+                                                  row.payload])
+            found = con.execute(pg(rows.RELEASE_SELECT), [row.key]).fetchone()
+        assert found is not None
+        return rows.release_row(found)
 
     def ledger_rows(self, *, purpose: str | None = None, period: str | None = None,
                     limit: int | None = None) -> list[LedgerRow]:
