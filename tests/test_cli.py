@@ -15,6 +15,7 @@ from belvedere.sources.base import registry
 from belvedere.store.factory import open_store
 from tests import rawsql
 from tests.backends import copy_store, discard_store, new_store_url
+from tests.tools import need_poppler
 
 WIDE = {"COLUMNS": "200"}
 
@@ -256,7 +257,6 @@ def test_anticipate_writes_hourly_rows_per_feed_and_cell_with_ordered_intervals(
 
 
 def test_brief_writes_the_event_briefing_pdf(demo: tuple[Path, str], tmp_path: Path) -> None:
-    import shutil
     import subprocess
 
     db = open_store(demo[1])
@@ -270,9 +270,9 @@ def test_brief_writes_the_event_briefing_pdf(demo: tuple[Path, str], tmp_path: P
                                       str(out), "--store", demo[1]], env=WIDE)
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:5] == b"%PDF-"
-    if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
-        assert "Olympique" in text and "k = 11" in text
+    need_poppler()
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+    assert "Olympique" in text and "k = 11" in text
 
 
 def test_basemap_builds_a_pmtiles_file_from_an_extract(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,20 +16,9 @@ from belvedere.privacy.release import Actor
 from belvedere.store.base import Store
 from belvedere.store.factory import open_store
 from tests.backends import discard_store, new_store_url
+from tests.tools import need_poppler
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-POPPLER = all(shutil.which(tool) for tool in ("pdftotext", "pdfinfo", "pdftoppm"))
 ACTOR = Actor("chef-de-salle", "analyst")
-
-
-def _need_poppler() -> None:
-    if POPPLER:
-        return
-    reason = "poppler-utils (pdftotext, pdfinfo, pdftoppm) is not installed: apt-get install " \
-             "poppler-utils"
-    if IN_CI:
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +70,7 @@ def _pages(pdf: Path) -> int:
 
 def test_french_briefing_has_french_headings_title_and_threshold(
         briefs: dict[str, Path], city: tuple[Store, str, str]) -> None:
-    _need_poppler()
+    need_poppler()
     text = " ".join(_text(briefs["fr"]).split())
     for heading in ("Affluence attendue", "Conflits", "Confidentialité", "Quelle fiabilité",
                     "Heure par heure"):
@@ -95,7 +82,7 @@ def test_french_briefing_has_french_headings_title_and_threshold(
 
 def test_english_briefing_has_english_headings_title_and_threshold(
         briefs: dict[str, Path], city: tuple[Store, str, str]) -> None:
-    _need_poppler()
+    need_poppler()
     text = " ".join(_text(briefs["en"]).split())
     for heading in ("Expected attendance", "Conflicts", "Privacy", "How accurate is this",
                     "Hour by hour"):
@@ -107,26 +94,26 @@ def test_english_briefing_has_english_headings_title_and_threshold(
 
 def test_briefing_states_validated_coverage_and_pending_real_data(
         briefs: dict[str, Path]) -> None:
-    _need_poppler()
+    need_poppler()
     text = " ".join(_text(briefs["en"]).split())
     assert "99.8 %" in text
     assert "real data is pending" in text
 
 
 def test_briefing_hides_small_table_values(briefs: dict[str, Path]) -> None:
-    _need_poppler()
+    need_poppler()
     # The simulated city's ED arrivals around the Vélodrome are a few per hour: hidden.
     assert "< 11" in _text(briefs["fr"])
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_briefing_has_at_least_two_pages(briefs: dict[str, Path], lang: str) -> None:
-    _need_poppler()
+    need_poppler()
     assert _pages(briefs[lang]) >= 2
 
 
 def test_briefing_first_page_renders_to_png(briefs: dict[str, Path], tmp_path: Path) -> None:
-    _need_poppler()
+    need_poppler()
     subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(briefs["fr"]),
                     str(tmp_path / "page")], check=True)
     pngs = list(tmp_path.glob("page*.png"))
@@ -187,7 +174,7 @@ def test_daily_report_releases_the_days_figures_with_small_counts_hidden(
 
     from belvedere.briefings.daily_brief import render_daily_brief
 
-    _need_poppler()
+    need_poppler()
     store, _, _ = city
     before = len(store.audit_rows())
     pdf = render_daily_brief(store, day=date(2024, 10, 4), lang=lang, out=tmp_path / "d.pdf",

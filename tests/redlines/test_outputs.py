@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from belvedere.store.base import AlertRow, Store
 from belvedere.store.factory import open_store
 from tests.api.test_route_rules import API_ROUTES, PUBLIC, ROLES, rule_of
 from tests.backends import copy_store, discard_store
+from tests.tools import need_poppler
 
 # The role an output is checked for: the first of these a route admits (operators see cells).
 PREFERENCE = ("operator", "dpo", "analyst", "admin", "agent", "machine", "public")
@@ -233,10 +233,10 @@ def _findings(media: str, body: bytes, tmp_path: Path) -> list[Finding]:
     return []
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 def test_no_route_answers_with_a_person_keyed_field_or_value(
         served: tuple[TestClient, dict[str, Any]], city_store: Store,
         tmp_path: Path) -> None:
+    need_poppler()  # the briefings' PDFs are read as text
     client, values = served
     headers = {role: _headers(city_store, role) for role in ROLES}
     # Logging out ends the session: it goes last.
