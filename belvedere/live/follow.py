@@ -16,6 +16,10 @@ number missing above the floor is waited for up to ``patience`` (then taken as a
 transaction's, which never appears). So a batch is published once, late by at most
 ``interval``, never lost to an early neighbour.
 
+**Alerts.** The alert watch runs in the parent and tells *its* hub when it opens or updates an
+alert, so that open dashboards fetch the alerts again. A follower does the same for its worker:
+an alert updated since its last look publishes an update without arrivals.
+
 **Starting.** A worker that starts — or that its supervisor restarts — must show the picture
 everyone else shows, so a follower begins with the batches started within the live windows'
 reach (:data:`REACH`, looked up by time until the first such batch gives it a floor), then
@@ -61,6 +65,7 @@ class StoreFollower:
         self.floor: int | None = None  # every batch at or below it seen; None: not yet known
         self._seen: set[int] = set()
         self._missing_since: dict[int, float] = {}
+        self._alerts_since = hub.clock()
         self.published = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,7 +92,17 @@ class StoreFollower:
                 done += 1
         self._raise_floor()
         self.published += done
+        self._alerts()
         return done
+
+    def _alerts(self) -> None:
+        """Tell the hub's subscribers when an alert was opened or updated since the last look
+        (their dashboards fetch the alerts, through the release gate)."""
+        changed = self.store.alerts(since=self._alerts_since)
+        if changed:
+            # ``since`` is inclusive: the next look starts just after the newest update seen.
+            self._alerts_since = max(a.updated_at for a in changed) + timedelta(microseconds=1)
+            self.hub.publish([])
 
     def _publish(self, batch_id: int, row: dict[str, Any], since: datetime) -> bool:
         records = {kind: table for kind, table in

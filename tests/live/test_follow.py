@@ -3,13 +3,14 @@ live windows only, and none lost to a neighbour that committed first."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from belvedere.live.follow import StoreFollower
 from belvedere.live.hub import Arrival, LiveHub
 from belvedere.store.base import Store
 from tests import rawsql
-from tests.store.records import T0, batch, incident
+from tests.store.records import T0, alert, batch, incident
 
 NOW = T0 + timedelta(minutes=5)
 
@@ -80,3 +81,19 @@ def test_a_batch_committed_after_a_later_numbered_one_is_not_lost(store: Store) 
     seconds[0] = 61.0
     assert follower.poll() == 0 and follower.floor == last.batch_id
     assert shown(hub) == 4
+
+
+def test_an_alert_opened_or_updated_elsewhere_tells_the_dashboards_once(store: Store) -> None:
+    hub = LiveHub(clock=lambda: NOW)
+    follower = StoreFollower(store, hub)
+    follower.poll()
+    seq = hub.current().seq
+    opened = store.open_alert(alert(opened_at=NOW + timedelta(seconds=1)))
+    follower.poll()
+    assert hub.current().seq == seq + 1 and hub.current().arrived == ()
+    follower.poll()  # nothing new: no update
+    assert hub.current().seq == seq + 1
+    store.update_alert(dataclasses.replace(opened, status="acknowledged",
+                                           updated_at=NOW + timedelta(seconds=30)))
+    follower.poll()
+    assert hub.current().seq == seq + 2
