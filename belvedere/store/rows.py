@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -205,6 +205,23 @@ def audit_params(row: AuditRow) -> list[object]:
 def audit_row(r: Sequence[Any]) -> AuditRow:
     """An access-log line from its stored values (:data:`AUDIT_COLUMNS`)."""
     return AuditRow(r[0], r[1].astimezone(UTC), *r[2:])
+
+
+def chain_lines(builds: Sequence[Callable[[AuditRow | None], AuditRow]], last: AuditRow | None,
+                insert: Callable[[AuditRow], object]) -> list[AuditRow | BaseException]:
+    """Build each line on the one before (the first on ``last``, the newest stored) and
+    ``insert`` it; a builder that raises fails its own line only (nothing of it inserted)."""
+    out: list[AuditRow | BaseException] = []
+    for build in builds:
+        try:
+            row = build(last)
+        except Exception as exc:  # its caller gets it; the lines after build on ``last``
+            out.append(exc)
+            continue
+        insert(row)
+        out.append(row)
+        last = row
+    return out
 
 
 HEAD_COLUMNS = "size, root, ts, signature, key_id"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import threading
@@ -660,6 +661,32 @@ def test_concurrent_audit_lines_chain_without_fork_or_gap(
     assert sorted(written) == [(t, i) for t in range(threads) for i in range(per)]
     for t in range(threads):  # each thread's lines in its own order
         assert [i for w, i in written if w == t] == list(range(per))
+
+
+def test_a_builder_that_fails_among_concurrent_appends_fails_alone(contract_store: Store) -> None:
+    db = contract_store
+    threads = 8
+    start = threading.Barrier(threads)
+
+    def worker(t: int) -> str:
+        def build(last: AuditRow | None) -> AuditRow:
+            if t == 3:
+                raise ValueError("this line cannot be built")
+            return audit_line((last.seq if last else 0) + 1,
+                              prev_hash=last.hash if last else "0" * 64, actor=f"user-{t}")
+
+        start.wait()
+        try:
+            return db.append_audit_line(build).actor
+        except ValueError as exc:
+            return str(exc)
+
+    got = run_threads(threads, worker)
+    assert sorted(got) == sorted([f"user-{t}" for t in range(threads) if t != 3]
+                                 + ["this line cannot be built"])
+    lines = db.audit_rows()
+    assert [r.seq for r in lines] == list(range(1, threads))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(lines))
 
 
 # -- alerts ---------------------------------------------------------------------------------------

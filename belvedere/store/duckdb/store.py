@@ -41,6 +41,7 @@ from belvedere.store.base import (
     UserRow,
     empty_quarantine,
 )
+from belvedere.store.combine import Combiner
 from belvedere.store.deployment import Deployment
 from belvedere.store.duckdb import purge as purging
 from belvedere.store.migrations import MIGRATIONS
@@ -81,6 +82,7 @@ class DuckDBStore:
         # Serialises appends within this process: the anti-join that keeps (source, source_id)
         # unique must not run concurrently with another append (DuckDB locks out other processes).
         self._write_lock = threading.Lock()
+        self._audit_appends = Combiner(self._append_audit_lines)
         try:
             self._con = duckdb.connect(target, read_only=read_only)
         except duckdb.IOException as exc:
@@ -415,21 +417,27 @@ class DuckDBStore:
     def append_audit_line(self, build: Callable[[AuditRow | None], AuditRow]) -> AuditRow:
         """Read the newest line, build the next one from it and append it, as one serialised
         step (see :meth:`Store.append_audit_line`): the write lock orders this process's
-        writers, and DuckDB admits one process per file."""
+        writers, and DuckDB admits one process per file. Lines that threads append at once
+        share one transaction (:mod:`belvedere.store.combine`)."""
+        return self._audit_appends(build)
+
+    def _append_audit_lines(self, builds: list[Callable[[AuditRow | None], AuditRow]]
+                            ) -> list[AuditRow | BaseException]:
         with self._write_lock:
             con = self._con.cursor()
             con.begin()
             try:
-                last = con.execute(
+                found = con.execute(
                     f"SELECT {rows.AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"
                 ).fetchall()
-                row = build(rows.audit_row(last[0]) if last else None)
-                con.execute(rows.AUDIT_INSERT, rows.audit_params(row))
+                last = rows.audit_row(found[0]) if found else None
+                out = rows.chain_lines(builds, last, lambda row: con.execute(
+                    rows.AUDIT_INSERT, rows.audit_params(row)))
                 con.commit()
             except Exception:
                 con.rollback()
                 raise
-        return row
+        return out
 
     def last_audit(self) -> AuditRow | None:
         """The newest access-log line."""

@@ -31,6 +31,9 @@ AUDIT_LOCK = 0x62656C7602
 """Advisory lock of the access-log chain: one appender at a time, every process."""
 LEDGER_LOCK = 0x62656C7603
 """Advisory lock of the privacy ledger: one charge at a time, every process."""
+RECORDS_LOCK = 0x62656C76
+"""First key of the two-key advisory locks of the record tables, one per (kind, source): one
+batch at a time writes a source's records (the second key hashes kind and source)."""
 
 SEQUENCES = {
     "ingest_batches": ("ingest_batches_batch_id_seq", "batch_id"),

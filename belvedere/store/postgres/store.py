@@ -60,6 +60,7 @@ from belvedere.store.base import (
     SituationQuery,
     UserRow,
 )
+from belvedere.store.combine import Combiner
 from belvedere.store.deployment import Deployment
 from belvedere.store.migrations import MIGRATIONS
 from belvedere.store.postgres import purge as purging
@@ -71,6 +72,7 @@ from belvedere.store.postgres.schema import (
     LEDGER_LOCK,
     MIGRATION_LOCK,
     POSTGIS,
+    RECORDS_LOCK,
 )
 
 POOL_SIZE = 10
@@ -123,6 +125,7 @@ class PostgresStore:
             name=f"belvedere {deployment.identity}")
         self._schemas: dict[str, ibis.Schema] = {}
         self._schemas_lock = threading.Lock()
+        self._audit_appends = Combiner(self._append_audit_lines)
         if read_only:
             if self.schema_version() == 0:
                 self.close()
@@ -263,8 +266,10 @@ class PostgresStore:
                         [f"{batch.source}\x1f{batch.file or ''}".replace("\x00", "")])
             result = rows.new_result(batch, batch_id)
             started = datetime.now(UTC)
-            for kind, table in batch.records.items():
-                result.rows_stored += self._insert(con, kind, table, batch_id)
+            for kind in rows.RECORD_TYPES:  # the one order of the record locks
+                if kind in batch.records:
+                    result.rows_stored += self._insert(con, kind, batch.records[kind], batch_id,
+                                                       batch.source)
             if batch.retry:
                 # The file's earlier rejections are superseded by this batch's verdicts.
                 con.execute("UPDATE quarantine SET status = 'retried' WHERE source = %s AND "
@@ -294,6 +299,11 @@ class PostgresStore:
         con.execute(f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {cols} FROM {like} "
                     "WITH NO DATA")
         options = pacsv.WriteOptions(include_header=False)
+        # Arrow writes zoned timestamps about 30 times slower than plain ones: the session runs
+        # in UTC, so the same instants go as UTC wall-clock times.
+        table = table.cast(pa.schema([
+            pa.field(f.name, pa.timestamp(f.type.unit)) if pa.types.is_timestamp(f.type)
+            and f.type.tz is not None else f for f in table.schema]))
         with con.cursor() as cur, cur.copy(f"COPY {temp} ({cols}) FROM STDIN (FORMAT csv)"
                                            ) as copy:
             for chunk in table.to_batches(max_chunksize=_COPY_ROWS):
@@ -302,19 +312,26 @@ class PostgresStore:
                 copy.write(buffer.getbuffer())
 
     def _insert(self, con: psycopg.Connection[Any], kind: RecordKind, table: pa.Table,
-                batch_id: int) -> int:
+                batch_id: int, source: str) -> int:
         if table.num_rows == 0:
             return 0
         table = without_nul(rows.prepared_records(kind, table))
         temp = f"incoming_{kind}"
         self._copy(con, temp, kind, table)
+        con.execute(f"ANALYZE {temp}")  # a planner that knows the batch's size joins it well
         cols = ", ".join(rows.quote(c) for c in table.schema.names)
-        # Keys in one order in every process: two batches with common keys wait for each
-        # other instead of deadlocking (mostly; a deadlock left is retried).
+        # One writer of a source's records at a time, every process (batches of other sources
+        # and the parsing before this transaction go on in parallel): so the keys already
+        # stored are skipped by a plain anti-join, without ON CONFLICT's speculative insertion
+        # (measured: 2.4–4.5 s of a million rows). The declared key still guards: a row it
+        # refused would fail the batch, never be stored twice. Locks are taken per file, then
+        # per kind in one order (incidents, measurements, planned events): no deadlock.
+        con.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                    [RECORDS_LOCK, f"{kind}\x1f{source}".replace("\x00", "")])
         with con.cursor() as cur:
             cur.execute(f"INSERT INTO {kind} ({cols}, batch_id) SELECT {cols}, %s FROM {temp} "
-                        "ORDER BY source, source_id ON CONFLICT (source, source_id) DO NOTHING",
-                        [batch_id])
+                        f"AS i WHERE NOT EXISTS (SELECT 1 FROM {kind} AS t WHERE "
+                        "t.source = i.source AND t.source_id = i.source_id)", [batch_id])
             stored = cur.rowcount
         con.execute(f"DROP TABLE {temp}")
         return stored
@@ -507,14 +524,21 @@ class PostgresStore:
     def append_audit_line(self, build: Callable[[AuditRow | None], AuditRow]) -> AuditRow:
         """Read the newest line, build the next one from it and append it, as one serialised
         step (see :meth:`Store.append_audit_line`): the advisory lock :data:`AUDIT_LOCK`
-        orders every process's appenders, and the read happens after it is held."""
+        orders every process's appenders, and the read happens after it is held. Lines that
+        this process's threads append at once share one transaction
+        (:mod:`belvedere.store.combine`)."""
+        return self._audit_appends(build)
+
+    def _append_audit_lines(self, builds: list[Callable[[AuditRow | None], AuditRow]]
+                            ) -> list[AuditRow | BaseException]:
         with self._connection() as con, con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK])
-            last = con.execute(f"SELECT {rows.AUDIT_COLUMNS} FROM audit_log "
-                               "ORDER BY seq DESC LIMIT 1").fetchone()
-            row = build(rows.audit_row(last) if last else None)
-            con.execute(pg(rows.AUDIT_INSERT), rows.audit_params(row))
-        return row
+            found = con.execute(f"SELECT {rows.AUDIT_COLUMNS} FROM audit_log "
+                                "ORDER BY seq DESC LIMIT 1").fetchone()
+            last = rows.audit_row(found) if found else None
+            insert = pg(rows.AUDIT_INSERT)
+            return rows.chain_lines(builds, last, lambda row: con.execute(
+                insert, rows.audit_params(row)))
 
     def last_audit(self) -> AuditRow | None:
         """The newest access-log line."""
