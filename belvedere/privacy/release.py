@@ -175,8 +175,14 @@ def release(store: Store, query: SituationQuery, actor: Actor, purpose: str) -> 
     charged = None
     kept: repeats.Kept | None = None
     if not rule.noised:
-        table, hidden = suppress(store.situation(granted), policy)
         k = applied_k(query, policy)
+        key = repeats.key_of(store, role=actor.role, purpose=purpose, granted=granted,
+                             mech=None, k=k)
+        exact = repeats.recall_exact(key)
+        if exact is None:
+            answer, hidden = suppress(store.situation(granted), policy)
+            exact = repeats.keep_exact(key, answer, {"suppressed": hidden})
+        table, hidden = exact.table, int(exact.meta["suppressed"])
     else:
         mech = calibrate(rule.mechanism, epsilon=rule.epsilon, rho=rule.rho,
                          delta=rule.delta or 0.0)

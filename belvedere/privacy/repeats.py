@@ -22,6 +22,11 @@ their cells.
 
 Answers are kept :data:`KEEP` after their first release; two processes releasing the same new
 request at once each pay, and both serve the answer kept first.
+
+**Exact answers** (the supervision centre's figures) cost no budget, but twenty operators
+looking at the same week ask the store the same question twenty times. Each process keeps the
+latest :data:`EXACT_ENTRIES` exact answers in memory under the same kind of key (role, purpose,
+granted query, data version): a repeat skips the store's query, never the access-log line.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,13 +67,40 @@ def data_version(store: Store, sources: tuple[str, ...]) -> dict[str, object]:
             "purge": max((r.receipt_id for r in receipts), default=None)}
 
 
-def key_of(store: Store, *, role: str, purpose: str, granted: SituationQuery, mech: Mechanism,
-           k: int) -> str:
-    """The key of a noised answer (see the module's list)."""
-    what = {"role": role, "purpose": purpose, "query": granted.describe(), "k": k,
-            "mechanism": [mech.name, mech.epsilon, mech.delta, mech.rho],
+def key_of(store: Store, *, role: str, purpose: str, granted: SituationQuery,
+           mech: Mechanism | None, k: int | None) -> str:
+    """The key of an answer (see the module's list); ``mech`` ``None``: an exact answer."""
+    what = {"store": store.deployment.identity, "role": role, "purpose": purpose,
+            "query": granted.describe(), "k": k,
+            "mechanism": [mech.name, mech.epsilon, mech.delta, mech.rho] if mech else None,
             "version": data_version(store, granted.sources)}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+EXACT_ENTRIES = 256
+"""Exact answers a process keeps in memory (a few MB: a week of cells is a few thousand rows)."""
+_exact: OrderedDict[str, Kept] = OrderedDict()
+_exact_lock = threading.Lock()
+
+
+def recall_exact(key: str) -> Kept | None:
+    """This process's exact answer under ``key``, if it still has it."""
+    with _exact_lock:
+        kept = _exact.get(key)
+        if kept is not None:
+            _exact.move_to_end(key)
+        return kept
+
+
+def keep_exact(key: str, table: pa.Table, meta: dict[str, Any]) -> Kept:
+    """Keep an exact answer in this process (the least recently used goes past the bound)."""
+    kept = Kept(table, meta)
+    with _exact_lock:
+        _exact[key] = kept
+        _exact.move_to_end(key)
+        while len(_exact) > EXACT_ENTRIES:
+            _exact.popitem(last=False)
+    return kept
 
 
 def _encode(table: pa.Table) -> str:

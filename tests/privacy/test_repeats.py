@@ -87,3 +87,18 @@ def test_new_data_of_the_feed_another_query_or_purpose_gets_fresh_noise_charged(
     assert not release(filled, other_week, ANALYST, "analysis").repeated
     assert len(filled.ledger_rows()) == 3
     assert release(filled, other_week, ANALYST, "analysis").repeated
+
+
+def test_an_operators_repeat_has_its_log_line_and_new_data_shows_at_once(filled: Store) -> None:
+    operator = Actor("op", "operator")
+    q = SituationQuery(start=START, end=START + timedelta(days=40), level="zone", bin="window",
+                       sources=("police_log",))
+    before = len(filled.audit_rows())
+    first = release(filled, q, operator, "situation_monitoring")
+    again = release(filled, q, operator, "situation_monitoring")
+    assert again.table.equals(first.table) and again.mechanism is None
+    assert len(filled.audit_rows()) == before + 2  # every consultation logged
+    total = sum(v or 0 for v in first.table.column("value").to_pylist())
+    _one_more_incident(filled)  # inside the 40 days: the operator sees it now
+    after = release(filled, q, operator, "situation_monitoring")
+    assert sum(v or 0 for v in after.table.column("value").to_pylist()) == total + 1
