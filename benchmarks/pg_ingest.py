@@ -17,8 +17,8 @@ it by URL (migrations done before any timing) and measures, one after the other:
   holding the file, with the registered ``police_log`` connector and the deployment's
   pseudonymiser — exact reading (malformed lines kept for quarantine), id, local time → UTC,
   category and origin mapping, every rule, H3 cells and arrondissements, the narrative, address
-  and label dropped, then the store's batch: ``COPY`` into a temporary table, ``INSERT … ON
-  CONFLICT (source, source_id) DO NOTHING`` into ``incidents`` (primary key and two indexes),
+  and label dropped, then the store's batch: ``COPY`` into a temporary table, the new keys inserted
+  into ``incidents`` (primary key and two indexes) by an anti-join under the source's lock,
   the quarantine, the ingest log and the cursor, in one transaction;
 
 and prints rows, seconds and rows/s of the best run of each, their ratio against the target
@@ -239,7 +239,7 @@ def profile_report(stats: pstats.Stats, wall: float) -> None:
     line("    Arrow → CSV in the client", "pyarrow.csv.write_csv (_copy own)", c["write_csv"])
     line("    sent, parsed, stored by server", "Copy.write / Copy.__exit__",
          c["copy"] - c["write_csv"])
-    line("  INSERT … ON CONFLICT DO NOTHING", "Cursor.execute in _insert", c["insert"])
+    line("  INSERT of the new keys", "Cursor.execute in _insert", c["insert"])
     line("  quarantine, ingest log, cursor…", "Connection.execute in _append", c["others"])
     line("  rest of the batch", "(_append itself)", other_append)
     line("outside both", "ingest_folder, sources, …", wall - c["read"] - c["append"])
@@ -249,7 +249,8 @@ def profile_report(stats: pstats.Stats, wall: float) -> None:
 
 
 def server_split(url: str, rounds: int = 3) -> None:
-    """The server's side of the store's ``INSERT … ON CONFLICT``: the rows just stored, copied
+    """The server's side of inserting the batch (from the store's former ``INSERT … ON
+    CONFLICT``, ordered by key, down to heap and WAL alone): the rows just stored, copied
     into a temporary table (not analysed, as the store's is), inserted by the store's statement
     and by simpler ones into fresh tables with fewer indexes; each timed after a CHECKPOINT
     (best of ``rounds``), with the WAL it wrote. Each line differs from the next by one thing."""
@@ -268,7 +269,7 @@ def server_split(url: str, rounds: int = 3) -> None:
         order = " ORDER BY source, source_id"
         conflict = " ON CONFLICT (source, source_id) DO NOTHING"
         variants = [
-            ("the store's: key + ts + batch_id indexes, ORDER BY key, ON CONFLICT",
+            ("former store's: key + ts + batch_id indexes, ORDER BY key, ON CONFLICT",
              ("key", "ts", "batch"), insert + order + conflict),
             ("  without ORDER BY (no sort)", ("key", "ts", "batch"), insert + conflict),
             ("  and without the batch_id index", ("key", "ts"), insert + conflict),

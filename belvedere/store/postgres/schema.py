@@ -6,7 +6,7 @@ After each one, PostgreSQL applies its own additions for that version, in the sa
 
 - the **declared primary key** ``(source, source_id)`` of each record table — the DuckDB store
   enforces it itself (see :mod:`belvedere.store.migrations`); here concurrent ingests of
-  overlapping exports rely on it (``INSERT … ON CONFLICT DO NOTHING``);
+  overlapping exports rely on it, besides the per-source record lock (:data:`RECORDS_LOCK`);
 - **sequences** for the numbers several processes allocate at once (ingest batches, alerts,
   purge receipts): a number is never given twice, and one a rolled-back transaction took is
   not reused (the log shows a gap, never a duplicate);

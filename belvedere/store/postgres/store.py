@@ -4,18 +4,20 @@ Any number of processes — ``belvedere serve`` with several workers, ``belveder
 analysts' CLI, the DPO's ``audit verify`` — open the same database at once. What DuckDB gets
 from owning its file, this store gets from the server:
 
-- **one record per key** from the declared primary key ``(source, source_id)``: a batch is
-  copied (``COPY``) into a temporary table, then inserted with ``ON CONFLICT DO NOTHING``, so two
-  processes ingesting overlapping exports store each record once, and the count of rows stored
-  is the server's own;
+- **one record per key**: a batch is copied (``COPY``) into a temporary table, then its new
+  keys are inserted by an anti-join while the batch holds its source's record lock (one writer
+  of a source's records at a time, every process), so two processes ingesting overlapping
+  exports store each record once, and the count of rows stored is the server's own; the
+  declared primary key ``(source, source_id)`` guards it all the same;
 - **one batch, one transaction**: a batch is all stored or not at all (a process killed mid-file
   leaves the store as it was; PostgreSQL rolls the open transaction back);
 - **numbers from sequences** (batches, alerts, receipts): never given twice;
 - **one chain** for the access log and **one sum** for the privacy ledger: each append runs
   under a transaction-scoped advisory lock (:mod:`belvedere.store.postgres.schema`), so no two
   processes build on the same previous line or charge against the same spent budget;
-- **deadlocks retried**: two batches that insert overlapping keys may deadlock; the server
-  aborts one and it is run again (a few times, then :class:`~belvedere.errors.StoreError`).
+- **deadlocks retried**: locks are taken in one order (the file's, then its kinds' in one
+  order), so batches wait rather than deadlock; should the server still abort one, it is run
+  again (a few times, then :class:`~belvedere.errors.StoreError`).
 
 Connections come from a pool (``psycopg_pool``) shared by the process's threads; every session
 runs in UTC, so times read back are UTC whatever the server's zone.
