@@ -30,22 +30,18 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import psycopg
-from psycopg import sql
+from databases import fresh_database
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -207,26 +203,6 @@ def prepare(store: Store) -> None:
     the same key file at once would race (the file is created exclusively)."""
     pseudonymiser_for(store)
     audit.signing_key(store)
-
-
-def _url(admin: str, database: str) -> str:
-    parts = urlsplit(admin)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
-
-
-@contextmanager
-def fresh_database(admin: str) -> Iterator[str]:
-    """A new, empty database ``belvedere_bench_<random>``; its URL. Dropped when the block
-    ends, whatever happened in it."""
-    name = f"belvedere_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _url(admin, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                        .format(sql.Identifier(name)))
 
 
 def main() -> None:

@@ -34,19 +34,17 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from databases import fresh_database
 from psycopg import sql
 from rich.console import Console
 from rich.markup import escape
@@ -77,27 +75,6 @@ def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description:<46}"), BarColumn(),
                     DownloadColumn(), TimeElapsedColumn(), console=console, transient=True,
                     disable=not console.is_terminal)
-
-
-def _url(admin: str, database: str) -> str:
-    """``admin`` pointing at ``database`` instead."""
-    parts = urlsplit(admin)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
-
-
-@contextmanager
-def fresh_database(admin: str) -> Iterator[str]:
-    """A new, empty database ``belvedere_bench_<random>`` on the server of ``admin``; its URL.
-    Dropped when the block ends, whatever happened in it."""
-    name = f"belvedere_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _url(admin, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                        .format(sql.Identifier(name)))
 
 
 def checkpoint(url: str) -> None:

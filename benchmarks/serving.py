@@ -62,7 +62,6 @@ import os
 import platform
 import random
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -77,12 +76,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx2 as httpx
 import numpy as np
-import psycopg
-from psycopg import sql
+from databases import fresh_database
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -117,27 +114,6 @@ bare queries should time)."""
 
 
 # -- the store and the server ----------------------------------------------------------------
-
-
-def _url(admin: str, database: str) -> str:
-    parts = urlsplit(admin)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-@contextmanager
-def fresh_database(admin: str) -> Iterator[str]:
-    """A new, empty database ``belvedere_bench_<random>`` on the server of ``admin``; its URL.
-    Dropped when the block ends, whatever happened in it."""
-    name = f"belvedere_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _url(admin, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                        .format(sql.Identifier(name)))
-        console.print(f"dropped database {name}")
 
 
 def build_store(url: str, workdir: Path) -> float:
@@ -1010,7 +986,8 @@ def main() -> None:
                 outcomes.append(run_backend(backend, str(workdir / "store.duckdb"), workdir,
                                             args))
             else:
-                with fresh_database(args.pg) as url:
+                with fresh_database(args.pg, dropped=lambda name: console.print(
+                        f"dropped database {name}")) as url:
                     outcomes.append(run_backend(backend, url, workdir, args))
     summary = Table(title="Summary (targets: ≥ 150 req/s, p95 ≤ 250 ms, 0 errors)")
     for col in ("backend", "requests", "req/s", "p95 ms", "errors", "verdict"):
