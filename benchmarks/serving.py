@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import linecache
 import os
@@ -108,9 +107,7 @@ RESOURCE = {"map": "situation", "timeline": "situation", "zone": "situation",
 NOISED = ("map", "timeline", "zone")
 """The routes whose answers the gate noises for analysts (one ledger row each)."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-sources = functools.cache(_registry)
-"""The connectors, built once here (``registry()`` rebuilds them at every call: not what the
-bare queries should time)."""
+sources = _registry  # built once per process by belvedere itself
 
 
 # -- the store and the server ----------------------------------------------------------------

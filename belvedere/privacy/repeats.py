@@ -62,9 +62,9 @@ def data_version(store: Store, sources: tuple[str, ...]) -> dict[str, object]:
     """Per feed of ``sources``, its newest batch; and the newest purge receipt."""
     cursors = store.cursors().select(["source", "last_batch"]).to_pylist()
     batches = {r["source"]: int(r["last_batch"]) for r in cursors if r["source"] in sources}
-    receipts = store.purge_receipts()
+    newest = store.purge_receipts(limit=1)  # every release asks: one row, not the history
     return {"batches": {s: batches.get(s) for s in sorted(sources)},
-            "purge": max((r.receipt_id for r in receipts), default=None)}
+            "purge": newest[0].receipt_id if newest else None}
 
 
 def key_of(store: Store, *, role: str, purpose: str, granted: SituationQuery,

@@ -509,9 +509,10 @@ class Store(Protocol):
         its number."""
         ...
 
-    def purge_receipts(self, *, pending: bool = False) -> list[PurgeReceipt]:
+    def purge_receipts(self, *, pending: bool = False,
+                       limit: int | None = None) -> list[PurgeReceipt]:
         """Purge receipts, oldest first (only those not yet in the access log with
-        ``pending``)."""
+        ``pending``; only the newest ``limit``)."""
         ...
 
     def mark_receipt_logged(self, receipt_id: int, audit_seq: int) -> None:

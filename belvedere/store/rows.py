@@ -277,6 +277,16 @@ def release_row(r: tuple[Any, ...]) -> ReleaseRow:
 
 RECEIPT_COLUMNS = ('receipt_id, dataset, "table", "before", count, digest, aggregated, '
                    "purged_at, audit_seq, oldest")
+def receipts_sql(*, pending: bool, limit: int | None) -> str:
+    """Purge receipts, oldest first: those not yet in the access log (``pending``), only the
+    newest ``limit`` (read back to front, so the caller reverses them)."""
+    where = " WHERE audit_seq IS NULL" if pending else ""
+    if limit is None:
+        return f"SELECT {RECEIPT_COLUMNS} FROM purge_receipts{where} ORDER BY receipt_id"
+    return (f"SELECT {RECEIPT_COLUMNS} FROM purge_receipts{where} ORDER BY receipt_id DESC "
+            f"LIMIT {int(limit)}")
+
+
 RECEIPT_INSERT = (f"INSERT INTO purge_receipts ({RECEIPT_COLUMNS}) VALUES "
                   f"({', '.join('?' * 10)})")
 

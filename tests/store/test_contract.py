@@ -845,6 +845,8 @@ def test_purge_receipts_pending_until_logged_and_receipts_for_files(
     stored = db.add_purge_receipt(files)
     assert stored == dataclasses.replace(files, receipt_id=2)
     assert db.purge_receipts() == [erased, stored]  # oldest first
+    assert db.purge_receipts(limit=1) == [stored] and db.purge_receipts(limit=5) == [
+        erased, stored]
     assert db.purge_receipts(pending=True) == [erased, stored]
     db.mark_receipt_logged(1, 7)
     assert db.purge_receipts(pending=True) == [stored]

@@ -103,12 +103,11 @@ def add_receipt(con: duckdb.DuckDBPyConnection, receipt: PurgeReceipt) -> PurgeR
     return stored
 
 
-def receipts(con: duckdb.DuckDBPyConnection, *, pending: bool = False) -> list[PurgeReceipt]:
-    """Purge receipts, oldest first (those not yet in the access log with ``pending``)."""
-    where = " WHERE audit_seq IS NULL" if pending else ""
-    found = con.execute(f"SELECT {rows.RECEIPT_COLUMNS} FROM purge_receipts{where} "
-                        "ORDER BY receipt_id").fetchall()
-    return [rows.receipt_row(r) for r in found]
+def receipts(con: duckdb.DuckDBPyConnection, *, pending: bool = False,
+             limit: int | None = None) -> list[PurgeReceipt]:
+    """Purge receipts, oldest first (see :func:`belvedere.store.rows.receipts_sql`)."""
+    found = con.execute(rows.receipts_sql(pending=pending, limit=limit)).fetchall()
+    return [rows.receipt_row(r) for r in (found if limit is None else reversed(found))]
 
 
 def mark_logged(con: duckdb.DuckDBPyConnection, receipt_id: int, audit_seq: int) -> None:

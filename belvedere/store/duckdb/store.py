@@ -534,9 +534,11 @@ class DuckDBStore:
         with self._write_lock:
             return purging.add_receipt(self._con.cursor(), receipt)
 
-    def purge_receipts(self, *, pending: bool = False) -> list[PurgeReceipt]:
-        """Purge receipts, oldest first (only those not yet in the access log: ``pending``)."""
-        return purging.receipts(self._con.cursor(), pending=pending)
+    def purge_receipts(self, *, pending: bool = False,
+                       limit: int | None = None) -> list[PurgeReceipt]:
+        """Purge receipts, oldest first (only those not yet in the access log: ``pending``;
+        only the newest ``limit``)."""
+        return purging.receipts(self._con.cursor(), pending=pending, limit=limit)
 
     def mark_receipt_logged(self, receipt_id: int, audit_seq: int) -> None:
         """Note the access-log line of a receipt."""

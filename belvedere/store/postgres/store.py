@@ -627,10 +627,12 @@ class PostgresStore:
         with self._connection() as con, con.transaction():
             return purging.add_receipt(con, receipt)
 
-    def purge_receipts(self, *, pending: bool = False) -> list[PurgeReceipt]:
-        """Purge receipts, oldest first (only those not yet in the access log: ``pending``)."""
+    def purge_receipts(self, *, pending: bool = False,
+                       limit: int | None = None) -> list[PurgeReceipt]:
+        """Purge receipts, oldest first (only those not yet in the access log: ``pending``;
+        only the newest ``limit``)."""
         with self._connection() as con:
-            return purging.receipts(con, pending=pending)
+            return purging.receipts(con, pending=pending, limit=limit)
 
     def mark_receipt_logged(self, receipt_id: int, audit_seq: int) -> None:
         """Note the access-log line of a receipt."""
